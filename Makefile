@@ -1,0 +1,52 @@
+# Two commands do everything on a fresh machine: `make eval` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+MODEL ?= reference
+PROMPT ?= fastapi-backend-engineer@v1
+TASKS ?= all
+SAMPLES ?= 1
+DB ?= postgres,mysql
+RUNTIME ?= auto
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps runtime eval report test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+runtime: $(STAMP)
+	$(BIN)/harness runtime prepare
+
+setup: system-deps $(STAMP) runtime
+
+eval: setup
+	$(BIN)/harness eval --model '$(MODEL)' --prompt '$(PROMPT)' --tasks '$(TASKS)' \
+		--samples $(SAMPLES) --db '$(DB)' --runtime '$(RUNTIME)'
+
+report: $(STAMP)
+	$(BIN)/harness report
+
+lint: $(STAMP)
+	$(BIN)/ruff check harness graders tests bench
+	$(BIN)/ruff format --check harness graders
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: setup lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/grade_reference.py
+
+clean:
+	rm -rf $(VENV) results/*/ results/leaderboard.html

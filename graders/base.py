@@ -1,0 +1,71 @@
+"""What every grader takes and returns: the context of one live sample, a score in
+[0, 1] and findings. Graders are registered by name so `graders/<name>.py` is where a
+reader finds each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from harness.tasks import Task
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+class Finding(BaseModel):
+    grader: str
+    check: str
+    severity: Severity
+    message: str
+    evidence: str = ""
+
+
+class GradeResult(BaseModel):
+    grader: str
+    score: float = Field(ge=0.0, le=1.0)
+    findings: list[Finding] = []
+    details: dict[str, Any] = {}
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class GradingContext:
+    """One sample on one database, with its app running (or not: see `booted`)."""
+
+    task: Task
+    files: dict[str, str]
+    files_dir: Path
+    artifacts_dir: Path
+    database_kind: str
+    database_url: str
+    base_url: str | None
+    booted: bool
+    boot_error: str | None
+    jwt_secret: str | None
+
+
+class Grader(Protocol):
+    name: str
+    version: str
+    needs_live_app: bool
+
+    def grade(self, context: GradingContext) -> GradeResult: ...
+
+
+_REGISTRY: dict[str, Grader] = {}
+
+
+def register_grader(cls: type[Any]) -> type[Any]:
+    """Class decorator: instantiate and register a grader under its `name`."""
+    grader: Grader = cls()
+    _REGISTRY[grader.name] = grader
+    return cls
+
+
+def registered_graders() -> dict[str, Grader]:
+    return dict(_REGISTRY)
+
+

@@ -1,0 +1,114 @@
+"""functional: the task's hidden tests, run by pytest from outside the app."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from graders.base import Finding, GradeResult, GradingContext, register_grader
+from harness.config import HIDDEN_TESTS_TIMEOUT_S
+
+
+@register_grader
+class FunctionalGrader:
+    name = "functional"
+    version = "1"
+    needs_live_app = True
+
+    def grade(self, context: GradingContext) -> GradeResult:
+        report_path = context.artifacts_dir / "hidden-tests.json"
+        output_path = context.artifacts_dir / "hidden-tests.log"
+        report_path.unlink(missing_ok=True)
+        assert context.base_url is not None
+        env = {
+            **os.environ,
+            "HARNESS_APP_URL": context.base_url,
+            "HARNESS_DB_URL": context.database_url,
+            "HARNESS_DB_KIND": context.database_kind,
+            "HARNESS_REPORT_PATH": str(report_path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        if context.jwt_secret is not None:
+            env["HARNESS_JWT_SECRET"] = context.jwt_secret
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "graders.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--no-header",
+            "-rN",
+            f"--rootdir={context.task.hidden_dir}",
+            str(context.task.hidden_dir),
+        ]
+        with (
+            tempfile.TemporaryDirectory(prefix="harness-pytest-") as scratch,
+            output_path.open("wb") as output,
+        ):
+            try:
+                subprocess.run(
+                    command,
+                    cwd=scratch,
+                    env=env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    timeout=HIDDEN_TESTS_TIMEOUT_S,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                return self._failed_run(f"hidden tests exceeded {HIDDEN_TESTS_TIMEOUT_S:.0f}s")
+        if not report_path.exists():
+            tail = output_path.read_text(errors="replace")[-2000:]
+            return self._failed_run(f"pytest wrote no report; output:\n{tail}")
+        return self._score(json.loads(report_path.read_text()))
+
+    def _failed_run(self, evidence: str) -> GradeResult:
+        finding = Finding(
+            grader=self.name,
+            check="hidden-tests-ran",
+            severity="high",
+            message="the hidden tests did not complete",
+            evidence=evidence,
+        )
+        return GradeResult(grader=self.name, score=0.0, findings=[finding])
+
+    def _score(self, tests: list[dict[str, Any]]) -> GradeResult:
+        counted = [t for t in tests if t["outcome"] != "skipped"]
+        passed = sum(1 for t in counted if t["outcome"] == "passed")
+        findings = [
+            Finding(
+                grader=self.name,
+                check=t["name"],
+                severity="high",
+                message=f"hidden test {t['outcome']}: {t['nodeid']}",
+                evidence=t.get("message", ""),
+            )
+            for t in counted
+            if t["outcome"] != "passed"
+        ]
+        score = passed / len(counted) if counted else 0.0
+        return GradeResult(
+            grader=self.name,
+            score=score,
+            findings=findings,
+            details={"passed": passed, "total": len(counted), "tests": tests},
+        )
+
+
+def hidden_test_names(hidden_dir: Path) -> list[str]:
+    """Test function names defined under a hidden-tests folder (for mutant checks)."""
+    names: list[str] = []
+    for path in sorted(hidden_dir.glob("test_*.py")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("def test_", "async def test_")):
+                names.append(stripped.split("def ", 1)[1].split("(", 1)[0])
+    return names

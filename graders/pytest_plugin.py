@@ -1,0 +1,194 @@
+"""Pytest plugin for a task's hidden tests, loaded with ``-p graders.pytest_plugin``.
+
+Fixtures (session scoped), each built from an environment variable the harness sets:
+
+- ``api``: an ``httpx.Client`` whose ``base_url`` is ``HARNESS_APP_URL``.
+- ``db``: a synchronous SQLAlchemy ``Engine`` on ``HARNESS_DB_URL``
+  (``postgresql+psycopg://...`` or ``mysql+pymysql://...``), the sample's own database.
+- ``db_kind``: ``HARNESS_DB_KIND``, ``"postgres"`` or ``"mysql"``.
+- ``jwt_secret``: ``HARNESS_JWT_SECRET``, for tasks whose app signs tokens.
+
+A missing variable fails the tests that use the fixture (as a setup error) with a message
+naming the variable; tests that do not use it still run.
+
+When ``HARNESS_REPORT_PATH`` is set, a JSON list with one entry per test is written there at
+the end of the session: ``{"nodeid", "name", "outcome", "message", "duration"}`` where
+``outcome`` is ``passed``, ``failed``, ``error`` (setup/teardown or collection failure) or
+``skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+APP_URL_ENV = "HARNESS_APP_URL"
+DB_URL_ENV = "HARNESS_DB_URL"
+DB_KIND_ENV = "HARNESS_DB_KIND"
+JWT_SECRET_ENV = "HARNESS_JWT_SECRET"
+REPORT_PATH_ENV = "HARNESS_REPORT_PATH"
+
+DB_KINDS = ("postgres", "mysql")
+MESSAGE_LIMIT = 2000
+HTTP_TIMEOUT_SECONDS = 30.0
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+
+
+def _require_env(name: str, meaning: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        pytest.fail(
+            f"environment variable {name} is not set; the harness must set it to {meaning}",
+            pytrace=False,
+        )
+    return value
+
+
+@pytest.fixture(scope="session")
+def api() -> Iterator[httpx.Client]:
+    """An HTTP client for the app under test (``HARNESS_APP_URL``)."""
+    base_url = _require_env(APP_URL_ENV, "the base URL of the app under test")
+    with httpx.Client(
+        base_url=base_url,
+        timeout=HTTP_TIMEOUT_SECONDS,
+        follow_redirects=True,
+        trust_env=False,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def db() -> Iterator[Engine]:
+    """A synchronous SQLAlchemy engine on the sample's database (``HARNESS_DB_URL``)."""
+    url = _require_env(DB_URL_ENV, "a sync SQLAlchemy URL of the sample's database")
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_kind() -> str:
+    """``"postgres"`` or ``"mysql"`` (``HARNESS_DB_KIND``)."""
+    kind = _require_env(DB_KIND_ENV, "the database kind (postgres or mysql)")
+    if kind not in DB_KINDS:
+        pytest.fail(
+            f"environment variable {DB_KIND_ENV}={kind!r} is not one of {', '.join(DB_KINDS)}",
+            pytrace=False,
+        )
+    return kind
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    """The secret the app signs its tokens with (``HARNESS_JWT_SECRET``)."""
+    return _require_env(JWT_SECRET_ENV, "the JWT secret given to the app")
+
+
+@dataclass
+class ReportEntry:
+    """One test's entry in the JSON report."""
+
+    nodeid: str
+    name: str
+    outcome: Outcome = "passed"
+    message: str = ""
+    duration: float = 0.0
+
+
+def _test_name(nodeid: str) -> str:
+    """The test function's name: the last node id part without its parameters."""
+    return nodeid.split("::")[-1].split("[", 1)[0]
+
+
+def _shorten(text: str) -> str:
+    text = text.strip()
+    if len(text) > MESSAGE_LIMIT:
+        return text[: MESSAGE_LIMIT - 3] + "..."
+    return text
+
+
+def _failure_message(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """A short message: the crash line (assertion or exception repr), else the whole repr."""
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple):
+        return _shorten(str(longrepr[2]))
+    crash = getattr(longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None)
+    if isinstance(message, str) and message.strip():
+        return _shorten(message)
+    text = str(longrepr)
+    error_lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    return _shorten("\n".join(error_lines) if error_lines else text)
+
+
+class JsonReport:
+    """Collects per-test outcomes and writes them as JSON when the session ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, ReportEntry] = {}
+
+    def _record(self, nodeid: str) -> ReportEntry:
+        record = self.records.get(nodeid)
+        if record is None:
+            record = ReportEntry(nodeid=nodeid, name=_test_name(nodeid))
+            self.records[nodeid] = record
+        return record
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = self._record(report.nodeid)
+        record.duration += report.duration
+        if report.when == "call":
+            if report.failed:
+                record.outcome = "failed"
+                record.message = _failure_message(report)
+            elif report.skipped:
+                record.outcome = "skipped"
+                reason = getattr(report, "wasxfail", None)
+                record.message = (
+                    _shorten(f"xfail: {reason}") if reason is not None else _failure_message(report)
+                )
+            return
+        if report.failed:
+            if record.outcome in ("passed", "skipped"):
+                record.outcome = "error"
+                record.message = _shorten(f"{report.when} error: {_failure_message(report)}")
+        elif report.skipped and report.when == "setup":
+            record.outcome = "skipped"
+            record.message = _failure_message(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            record = self._record(report.nodeid or "<collection>")
+            record.outcome = "error"
+            record.message = _shorten(f"collection error: {_failure_message(report)}")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = [asdict(record) for record in self.records.values()]
+        for entry in payload:
+            entry["duration"] = round(float(entry["duration"]), 6)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        temporary.replace(self.path)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    report_path = os.environ.get(REPORT_PATH_ENV, "").strip()
+    if report_path and not config.pluginmanager.has_plugin("harness-json-report"):
+        config.pluginmanager.register(JsonReport(Path(report_path)), "harness-json-report")

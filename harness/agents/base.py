@@ -1,0 +1,88 @@
+"""The one small protocol every model provider implements, and the records it trades."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.errors import HarnessError
+
+
+class GenerationParams(BaseModel):
+    """Sampling parameters; recorded in run.json with every run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = None
+    max_tokens: int = 16000
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What a provider is asked: one task, one sample. The task id lets the offline
+    providers (reference, replay) find their answer; real models see only the prompts."""
+
+    task_id: str
+    sample: int
+    system_prompt: str
+    user_message: str
+    params: GenerationParams = field(default_factory=GenerationParams)
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+
+class ModelResponse(BaseModel):
+    """A provider's answer. `files` is set by providers that write a workspace
+    instead of answering in text; otherwise files are extracted from `text`."""
+
+    text: str
+    model: str
+    finish_reason: str = "stop"
+    usage: Usage = Usage()
+    seconds: float = 0.0
+    files: dict[str, str] | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+class Provider(Protocol):
+    """A source of answers: a real model, a recording, or the gold solution."""
+
+    name: str
+    model: str
+
+    def generate(self, request: GenerationRequest) -> ModelResponse: ...
+
+
+ProviderFactory = Callable[[str], Provider]
+_REGISTRY: dict[str, ProviderFactory] = {}
+
+
+def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Register a factory taking the text after `name:` in a MODEL spec."""
+
+    def decorate(factory: ProviderFactory) -> ProviderFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def resolve_provider(spec: str) -> Provider:
+    """`reference`, `replay:<dir>`, `anthropic:<model>` ... -> a provider."""
+    name, _, argument = spec.partition(":")
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise HarnessError(f"unknown model provider {name!r} in MODEL={spec!r} (known: {known})")
+    return factory(argument)

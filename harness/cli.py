@@ -1,0 +1,156 @@
+"""The one console script: `harness eval | grade | report | runtime | tasks`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.agents import GenerationParams, ModelResponse
+from harness.config import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
+from harness.errors import HarnessError, InputFileError
+from harness.report.leaderboard import render_leaderboard
+from harness.runner import EvalConfig, grade_response, parse_databases, run_eval
+from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.servers import database_servers
+from harness.selftest import selftest_main
+from harness.store import RunStore
+from harness.tasks import list_task_ids, load_task
+
+
+def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("eval", help="generate with a model and grade every sample")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="provider spec: reference, replay:<dir> (default: reference)",
+    )
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="agent@version")
+    parser.add_argument("--tasks", default="all", help="comma list of task ids, or all")
+    parser.add_argument("--samples", type=int, default=1)
+    parser.add_argument("--db", default="postgres,mysql", help="comma list: postgres,mysql")
+    parser.add_argument("--runtime", default="auto", help="auto | local | docker")
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--max-tokens", type=int, default=16000)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--run-id", default=None)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--no-report", action="store_true", help="skip the leaderboard")
+
+
+def _add_grade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("grade", help="grade one response file (no model call)")
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--response", required=True, type=Path, help="a Markdown answer")
+    parser.add_argument("--db", default="postgres,mysql")
+    parser.add_argument("--json", action="store_true", help="one JSON object per database")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_eval(sub)
+    _add_grade(sub)
+    report = sub.add_parser("report", help="write the HTML leaderboard over all runs")
+    report.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    report.add_argument("--out", type=Path, default=None)
+    runtime = sub.add_parser("runtime", help="the candidate runtime")
+    runtime.add_argument("action", choices=["prepare"], help="build the runtime venv now")
+    sub.add_parser("tasks", help="list the tasks and their mutants")
+    selftest = sub.add_parser("selftest", help="grade every reference and mutant: a matrix")
+    selftest.add_argument("--tasks", default="all")
+    selftest.add_argument("--db", default="postgres,mysql")
+    selftest.add_argument("--mutant", default=None, help="only mutants whose name contains this")
+    return parser
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    config = EvalConfig(
+        model=args.model,
+        prompt=args.prompt,
+        tasks=args.tasks,
+        samples=args.samples,
+        databases=parse_databases(args.db),
+        runtime=args.runtime,
+        params=GenerationParams(
+            temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed
+        ),
+        results_dir=args.results_dir,
+        run_id=args.run_id,
+    )
+    run_eval(config)
+    if not args.no_report:
+        out = render_leaderboard(args.results_dir, args.results_dir / "leaderboard.html")
+        print(f"harness: leaderboard in {out}", file=sys.stderr)
+    return 0
+
+
+def command_grade(args: argparse.Namespace) -> int:
+    task = load_task(args.task)
+    try:
+        text = args.response.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(args.response, f"cannot read the response: {exc}") from exc
+    databases = parse_databases(args.db)
+    python = ensure_runtime_venv()
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    store = RunStore(args.results_dir / "grades" / f"{stamp}-{task.id}")
+    response = ModelResponse(text=text, model=f"file:{args.response.name}")
+    with database_servers(databases) as servers:
+        results = grade_response(task, response, 0, servers, python, store)
+    for result in results:
+        result.model = response.model
+        store.append_result(result)
+        if args.json:
+            print(json.dumps(result.public_json()))
+        else:
+            scores = " ".join(f"{k}={v:.2f}" for k, v in result.scores.items())
+            print(
+                f"{task.id} {result.database}: {scores or 'INFRA ERROR ' + str(result.infra_error)}"
+            )
+    print(f"harness: artifacts in {store.root}", file=sys.stderr)
+    return 0
+
+
+def command_tasks() -> int:
+    for task_id in list_task_ids():
+        task = load_task(task_id)
+        print(f"{task.id} v{task.spec.version}: {task.spec.title}")
+        for mutant in task.mutants:
+            print(f"  mutant {mutant.name}: {mutant.description}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "eval":
+            return command_eval(args)
+        if args.command == "grade":
+            return command_grade(args)
+        if args.command == "report":
+            out = render_leaderboard(
+                args.results_dir, args.out or args.results_dir / "leaderboard.html"
+            )
+            print(f"harness: leaderboard in {out}", file=sys.stderr)
+            return 0
+        if args.command == "selftest":
+            return selftest_main(args.tasks, parse_databases(args.db), args.mutant)
+        if args.command == "runtime":
+            print(ensure_runtime_venv())
+            return 0
+        return command_tasks()
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

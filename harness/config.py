@@ -1,0 +1,43 @@
+"""Constants and defaults in one place, so a reader finds every knob here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(os.environ.get("HARNESS_ROOT", Path(__file__).resolve().parents[1]))
+TASKS_DIR = PROJECT_ROOT / "tasks"
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+RESULTS_DIR = Path(os.environ.get("HARNESS_RESULTS_DIR", PROJECT_ROOT / "results"))
+# As root the candidate app runs as `nobody`, which must be able to read the runtime
+# venv: a system cache folder rather than root's home.
+_DEFAULT_CACHE = (
+    Path("/var/cache/backend-agent-eval")
+    if os.geteuid() == 0
+    else Path.home() / ".cache" / "backend-agent-eval"
+)
+CACHE_DIR = Path(os.environ.get("HARNESS_CACHE_DIR", _DEFAULT_CACHE))
+APP_ACCOUNT = "nobody"
+
+RUNTIME_REQUIREMENTS = Path(__file__).resolve().parent / "sandbox" / "runtime-requirements.txt"
+
+DEFAULT_MODEL = "reference"
+DEFAULT_PROMPT = "fastapi-backend-engineer@v1"
+DEFAULT_DATABASES = ("postgres", "mysql")
+DATABASE_KINDS = ("postgres", "mysql")
+
+STARTUP_TIMEOUT_S = float(os.environ.get("HARNESS_STARTUP_TIMEOUT", "20"))
+HIDDEN_TESTS_TIMEOUT_S = float(os.environ.get("HARNESS_HIDDEN_TESTS_TIMEOUT", "120"))
+APP_LOG_LIMIT_BYTES = 2 * 1024 * 1024
+APP_MEMORY_LIMIT_MB = int(os.environ.get("HARNESS_APP_MEMORY_MB", "1024"))
+
+# Weights of each grader in the composite `overall` score; graders absent from a
+# result (not run, or not applicable) are left out and the rest renormalised.
+GRADER_WEIGHTS: dict[str, float] = {
+    "boot": 1.0,
+    "functional": 4.0,
+    "fuzz": 1.0,
+    "security": 2.0,
+    "schema": 1.0,
+    "checklist": 1.0,
+}

@@ -1,0 +1,166 @@
+"""Grade one candidate (a set of files) on one database: fresh database, boot the app,
+run every grader, tear down. Infrastructure failures become `infra_error`, never a
+score against the model."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders import registered_graders
+from graders.base import Finding, GradeResult, GradingContext
+from harness.config import STARTUP_TIMEOUT_S
+from harness.errors import InfrastructureError
+from harness.results import BootRecord, SampleResult
+from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.local_app import BootOutcome, LocalApp
+from harness.scoring import overall_score
+from harness.store import write_json_atomic
+from harness.tasks import Task
+
+DEFAULT_GRADERS = ("boot", "functional")
+
+
+@dataclass(frozen=True)
+class CandidateRun:
+    """Where and how one candidate is graded."""
+
+    task: Task
+    files: dict[str, str]
+    files_dir: Path
+    sample: int
+    server: DatabaseServer
+    artifacts_dir: Path
+    python: Path
+    graders: tuple[str, ...] = DEFAULT_GRADERS
+    startup_timeout_s: float = STARTUP_TIMEOUT_S
+
+
+def grade_candidate(run: CandidateRun) -> SampleResult:
+    """Grade, retrying once when the infrastructure (not the candidate) failed."""
+    result = _grade_once(run)
+    if result.infra_error is not None:
+        result = _grade_once(run)
+    write_json_atomic(run.artifacts_dir / "result.json", result.model_dump(mode="json"))
+    return result
+
+
+def _infra_result(run: CandidateRun, message: str, timings: dict[str, float]) -> SampleResult:
+    return SampleResult(
+        task=run.task.id,
+        sample=run.sample,
+        database=run.server.kind,
+        boot=BootRecord(ok=False, seconds=0.0, error=None),
+        scores={},
+        findings=[],
+        infra_error=message,
+        timings=timings,
+        task_version=run.task.spec.version,
+    )
+
+
+def _grade_once(run: CandidateRun) -> SampleResult:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    try:
+        database = run.server.create_sample_database(f"{run.task.id}_{run.sample}")
+    except InfrastructureError as exc:
+        return _infra_result(run, str(exc), timings)
+    jwt_secret = secrets.token_urlsafe(32) if run.task.spec.needs_jwt_secret else None
+    timings["database"] = round(time.monotonic() - started, 3)
+    app = LocalApp(run.files, database, run.python, run.artifacts_dir / "app.log", jwt_secret)
+    try:
+        boot = _boot(app, run)
+        timings["boot"] = round(boot.seconds, 3)
+        if boot.infra_error is not None:
+            return _infra_result(run, boot.infra_error, timings)
+        context = GradingContext(
+            task=run.task,
+            files=run.files,
+            files_dir=run.files_dir,
+            artifacts_dir=run.artifacts_dir,
+            database_kind=database.kind,
+            database_url=database.sync_url,
+            base_url=app.base_url if boot.ok else None,
+            booted=boot.ok,
+            boot_error=boot.error,
+            jwt_secret=jwt_secret,
+        )
+        grades = _run_graders(run, context, timings)
+    except InfrastructureError as exc:
+        return _infra_result(run, str(exc), timings)
+    except Exception:
+        return _infra_result(run, "grader crashed:\n" + traceback.format_exc(limit=8), timings)
+    finally:
+        app.stop()
+        try:
+            run.server.drop_sample_database(database)
+        except InfrastructureError:
+            pass
+    timings["total"] = round(time.monotonic() - started, 3)
+    scores = {grade.grader: round(grade.score, 4) for grade in grades}
+    scores["overall"] = overall_score(scores)
+    functional = next((g for g in grades if g.grader == "functional"), None)
+    return SampleResult(
+        task=run.task.id,
+        sample=run.sample,
+        database=database.kind,
+        boot=BootRecord(ok=boot.ok, seconds=round(boot.seconds, 3), error=boot.error),
+        scores=scores,
+        findings=[f for grade in grades for f in grade.findings],
+        timings=timings,
+        task_version=run.task.spec.version,
+        hidden_tests=_hidden_test_summary(functional),
+    )
+
+
+def _boot(app: LocalApp, run: CandidateRun) -> BootOutcome:
+    if not run.files:
+        return BootOutcome(ok=False, seconds=0.0, error="the response contained no code files")
+    if "main.py" not in run.files:
+        names = ", ".join(sorted(run.files))
+        return BootOutcome(ok=False, seconds=0.0, error=f"no main.py among the files ({names})")
+    return app.start(run.startup_timeout_s)
+
+
+def _run_graders(
+    run: CandidateRun, context: GradingContext, timings: dict[str, float]
+) -> list[GradeResult]:
+    available = registered_graders()
+    grades: list[GradeResult] = []
+    for name in run.graders:
+        grader = available[name]
+        began = time.monotonic()
+        if grader.needs_live_app and not context.booted:
+            grade = GradeResult(
+                grader=name,
+                score=0.0,
+                findings=[
+                    Finding(
+                        grader=name,
+                        check="not-run",
+                        severity="info",
+                        message="not run: the app did not boot",
+                    )
+                ],
+            )
+        else:
+            grade = grader.grade(context)
+        grade.seconds = round(time.monotonic() - began, 3)
+        timings[name] = grade.seconds
+        write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))
+        grades.append(grade)
+    return grades
+
+
+def _hidden_test_summary(functional: GradeResult | None) -> dict[str, object]:
+    if functional is None or "tests" not in functional.details:
+        return {}
+    return {
+        "passed": functional.details["passed"],
+        "total": functional.details["total"],
+        "failed": [t["name"] for t in functional.details["tests"] if t["outcome"] != "passed"],
+    }

@@ -1,0 +1,46 @@
+"""The records written to disk: one JSONL row per sample x database (DESIGN.md's
+result format), plus what the run and each sample's extraction looked like."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from graders.base import Finding
+
+
+class BootRecord(BaseModel):
+    ok: bool
+    seconds: float
+    error: str | None = None
+
+
+class ExtractionRecord(BaseModel):
+    shape: str
+    truncated: bool
+    problems: list[str]
+    files: list[str]
+
+
+class SampleResult(BaseModel):
+    """One sample graded on one database."""
+
+    task: str
+    sample: int
+    database: str
+    boot: BootRecord
+    scores: dict[str, float]
+    findings: list[Finding]
+    infra_error: str | None = None
+    timings: dict[str, float] = {}
+    run_id: str = ""
+    model: str = ""
+    prompt: str = ""
+    task_version: int = 0
+    extraction: ExtractionRecord | None = None
+    hidden_tests: dict[str, Any] = {}
+
+    def public_json(self) -> dict[str, Any]:
+        """The DESIGN.md result object (what `harness grade --json` prints)."""
+        return self.model_dump(mode="json")

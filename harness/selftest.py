@@ -1,0 +1,132 @@
+"""`harness selftest`: prove the graders on the tasks themselves. Every reference must
+pass everything; every mutant must fail at least the hidden tests it names."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.grading import CandidateRun, grade_candidate
+from harness.results import SampleResult
+from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.servers import database_servers
+from harness.tasks import Task, load_tasks
+
+REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class SelftestCell:
+    """One task variant (the reference or a mutant) on one database."""
+
+    task: str
+    variant: str
+    database: str
+    ok: bool
+    summary: str
+
+
+def _grade(task: Task, files: dict[str, str], server: DatabaseServer, python: Path) -> SampleResult:
+    with tempfile.TemporaryDirectory(prefix="harness-selftest-") as folder:
+        return grade_candidate(
+            CandidateRun(
+                task=task,
+                files=files,
+                files_dir=Path(folder),
+                sample=0,
+                server=server,
+                artifacts_dir=Path(folder),
+                python=python,
+            )
+        )
+
+
+def _judge_reference(task: Task, result: SampleResult) -> SelftestCell:
+    failed = [f.check for f in result.findings if f.severity != "info"]
+    ok = result.infra_error is None and not failed and result.scores.get("overall") == 1.0
+    if result.infra_error:
+        summary = f"INFRA {result.infra_error.splitlines()[0]}"
+    elif ok:
+        summary = f"ok {result.hidden_tests.get('passed')}/{result.hidden_tests.get('total')}"
+    else:
+        summary = "FAILS " + ",".join(failed)
+    return SelftestCell(task.id, REFERENCE, result.database, ok, summary)
+
+
+def _judge_mutant(task: Task, name: str, result: SampleResult) -> SelftestCell:
+    mutant = task.mutant(name)
+    failed = set(result.hidden_tests.get("failed", []))
+    missed = sorted(set(mutant.must_fail) - failed)
+    ok = result.infra_error is None and not missed
+    if result.infra_error:
+        summary = f"INFRA {result.infra_error.splitlines()[0]}"
+    elif ok:
+        names = ", ".join(sorted(failed)[:3]) + ("..." if len(failed) > 3 else "")
+        summary = f"caught by {len(failed)} ({names})"
+    else:
+        summary = "UNCAUGHT: passed " + ", ".join(missed)
+    return SelftestCell(task.id, name, result.database, ok, summary)
+
+
+def run_selftest(
+    tasks: Sequence[Task], databases: Sequence[str], mutant_filter: str | None = None
+) -> list[SelftestCell]:
+    python = ensure_runtime_venv()
+    cells: list[SelftestCell] = []
+    with database_servers(databases) as servers:
+        for task in tasks:
+            variants = [REFERENCE] + [
+                m.name for m in task.mutants if not mutant_filter or mutant_filter in m.name
+            ]
+            for variant in variants:
+                for server in servers.values():
+                    if variant == REFERENCE:
+                        cell = _judge_reference(
+                            task, _grade(task, task.reference_files(), server, python)
+                        )
+                    else:
+                        files = task.mutant_files(task.mutant(variant))
+                        cell = _judge_mutant(task, variant, _grade(task, files, server, python))
+                    cells.append(cell)
+                    mark = "ok  " if cell.ok else "FAIL"
+                    print(
+                        f"{mark} {cell.task:18s} {cell.variant:30s} {cell.database:8s} "
+                        + cell.summary,
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    return cells
+
+
+def print_matrix(cells: Sequence[SelftestCell], databases: Sequence[str]) -> None:
+    print(f"{'task':18s} {'variant':30s} " + " ".join(f"{db:40s}" for db in databases))
+    rows: dict[tuple[str, str], dict[str, SelftestCell]] = {}
+    for cell in cells:
+        rows.setdefault((cell.task, cell.variant), {})[cell.database] = cell
+    for (task, variant), by_db in rows.items():
+        columns = " ".join(
+            f"{by_db[db].summary[:40]:40s}" if db in by_db else f"{'-':40s}" for db in databases
+        )
+        print(f"{task:18s} {variant:30s} {columns}")
+    bad = [c for c in cells if not c.ok]
+    print(
+        f"\n{len(cells) - len(bad)}/{len(cells)} cells as expected"
+        + (
+            ""
+            if not bad
+            else f"; {len(bad)} not: "
+            + ", ".join(f"{c.task}/{c.variant}/{c.database}" for c in bad)
+        )
+    )
+
+
+def selftest_main(
+    task_selection: str | None, databases: Sequence[str], mutant_filter: str | None
+) -> int:
+    cells = run_selftest(load_tasks(task_selection), databases, mutant_filter)
+    print_matrix(cells, databases)
+    return 0 if all(cell.ok for cell in cells) else 1

@@ -1,0 +1,41 @@
+"""Shared fixtures: one real PostgreSQL and one real MariaDB server per test session
+(started by the harness itself, exactly as `make eval` does), and the runtime venv."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.servers import database_servers
+from harness.tasks import Task, load_task
+
+DATABASES = ("postgres", "mysql")
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, DatabaseServer]]:
+    with database_servers(DATABASES) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def runtime_python() -> Path:
+    return ensure_runtime_venv()
+
+
+@pytest.fixture(scope="session")
+def user_crud() -> Task:
+    return load_task("user-crud")
+
+
+@pytest.fixture(scope="session")
+def server_urls(servers: dict[str, DatabaseServer]) -> dict[str, str]:
+    """Environment that points a harness subprocess at the session's servers."""
+    return {
+        "HARNESS_POSTGRES_URL": servers["postgres"].admin_url.render_as_string(hide_password=False),
+        "HARNESS_MYSQL_URL": servers["mysql"].admin_url.render_as_string(hide_password=False),
+    }

@@ -1,0 +1,74 @@
+"""Per-sample databases on real servers: fresh, owned by their own user, isolated."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from harness.errors import InfrastructureError
+from harness.sandbox.databases import DatabaseServer, connect_server
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_sample_database_is_fresh_and_usable_by_its_own_user(
+    servers: dict[str, DatabaseServer], kind: str
+) -> None:
+    server = servers[kind]
+    database = server.create_sample_database("isolation a")
+    try:
+        engine = create_engine(database.sync_url)
+        with engine.begin() as conn:
+            assert inspect(conn).get_table_names() == []
+            conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body VARCHAR(20))"))
+            conn.execute(text("INSERT INTO notes VALUES (1, 'secret')"))
+        engine.dispose()
+    finally:
+        server.drop_sample_database(database)
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_a_sample_user_cannot_reach_another_samples_database(
+    servers: dict[str, DatabaseServer], kind: str
+) -> None:
+    server = servers[kind]
+    first = server.create_sample_database("iso one")
+    second = server.create_sample_database("iso two")
+    try:
+        owner = create_engine(second.sync_url)
+        with owner.begin() as conn:
+            conn.execute(text("CREATE TABLE private_rows (id INTEGER PRIMARY KEY)"))
+        owner.dispose()
+        intruder_url = second.sync_url.replace(
+            f"{second.user}:{second.password}", f"{first.user}:{first.password}"
+        )
+        intruder = create_engine(intruder_url)
+        with pytest.raises((OperationalError, ProgrammingError)):
+            with intruder.connect() as conn:
+                conn.execute(text("SELECT * FROM private_rows"))
+        intruder.dispose()
+    finally:
+        server.drop_sample_database(first)
+        server.drop_sample_database(second)
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_dropped_database_is_gone(servers: dict[str, DatabaseServer], kind: str) -> None:
+    server = servers[kind]
+    database = server.create_sample_database("dropme")
+    server.drop_sample_database(database)
+    engine = create_engine(database.sync_url)
+    with pytest.raises(OperationalError):
+        with engine.connect():
+            pass
+    engine.dispose()
+
+
+def test_server_versions_are_read_from_the_servers(servers: dict[str, DatabaseServer]) -> None:
+    assert "PostgreSQL" in servers["postgres"].version()
+    assert "MariaDB" in servers["mysql"].version() or "8." in servers["mysql"].version()
+
+
+def test_unreachable_server_url_is_an_infrastructure_error() -> None:
+    with pytest.raises(InfrastructureError, match="127.0.0.1:1"):
+        connect_server("postgres", "postgresql://nobody:x@127.0.0.1:1/postgres")
