@@ -41,6 +41,8 @@ class GradingContext:
     artifacts_dir: Path
     database_kind: str
     database_url: str
+    database_user: str
+    admin_database_url: str
     base_url: str | None
     booted: bool
     boot_error: str | None
@@ -67,5 +69,3 @@ def register_grader(cls: type[Any]) -> type[Any]:
 
 def registered_graders() -> dict[str, Grader]:
     return dict(_REGISTRY)
-
-

@@ -30,6 +30,8 @@ class FunctionalGrader:
             "HARNESS_APP_URL": context.base_url,
             "HARNESS_DB_URL": context.database_url,
             "HARNESS_DB_KIND": context.database_kind,
+            "HARNESS_DB_USER": context.database_user,
+            "HARNESS_ADMIN_DB_URL": context.admin_database_url,
             "HARNESS_REPORT_PATH": str(report_path),
             "PYTHONDONTWRITEBYTECODE": "1",
         }

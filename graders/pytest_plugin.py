@@ -7,6 +7,9 @@ Fixtures (session scoped), each built from an environment variable the harness s
   (``postgresql+psycopg://...`` or ``mysql+pymysql://...``), the sample's own database.
 - ``db_kind``: ``HARNESS_DB_KIND``, ``"postgres"`` or ``"mysql"``.
 - ``jwt_secret``: ``HARNESS_JWT_SECRET``, for tasks whose app signs tokens.
+- ``sql_statements``: a ``StatementCounter`` reading, on the database server itself, how
+  many SQL statements the app's database user (``HARNESS_DB_USER``) has run, through an
+  admin connection (``HARNESS_ADMIN_DB_URL``) the app never sees and cannot reset.
 
 A missing variable fails the tests that use the fixture (as a setup error) with a message
 naming the variable; tests that do not use it still run.
@@ -31,7 +34,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from graders.statement_counter import StatementCounter
+
 APP_URL_ENV = "HARNESS_APP_URL"
+ADMIN_DB_URL_ENV = "HARNESS_ADMIN_DB_URL"
+DB_USER_ENV = "HARNESS_DB_USER"
 DB_URL_ENV = "HARNESS_DB_URL"
 DB_KIND_ENV = "HARNESS_DB_KIND"
 JWT_SECRET_ENV = "HARNESS_JWT_SECRET"
@@ -94,6 +101,18 @@ def db_kind() -> str:
 def jwt_secret() -> str:
     """The secret the app signs its tokens with (``HARNESS_JWT_SECRET``)."""
     return _require_env(JWT_SECRET_ENV, "the JWT secret given to the app")
+
+
+@pytest.fixture(scope="session")
+def sql_statements(db_kind: str) -> Iterator[StatementCounter]:
+    """Counts the app user's statements server-side (for N+1 checks)."""
+    admin_url = _require_env(ADMIN_DB_URL_ENV, "an admin sync SQLAlchemy URL of the server")
+    user = _require_env(DB_USER_ENV, "the app's database user name")
+    counter = StatementCounter(db_kind, admin_url, user)
+    try:
+        yield counter
+    finally:
+        counter.close()
 
 
 @dataclass

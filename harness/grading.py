@@ -84,6 +84,8 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             artifacts_dir=run.artifacts_dir,
             database_kind=database.kind,
             database_url=database.sync_url,
+            database_user=database.user,
+            admin_database_url=run.server.admin_url.render_as_string(hide_password=False),
             base_url=app.base_url if boot.ok else None,
             booted=boot.ok,
             boot_error=boot.error,

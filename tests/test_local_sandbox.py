@@ -14,7 +14,7 @@ import pytest
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.local_app import LocalApp
 
-PROBE_APP = '''
+PROBE_APP = """
 import os
 import subprocess
 
@@ -28,7 +28,7 @@ child = subprocess.Popen(["sleep", "300"])
 async def probe() -> dict[str, object]:
     return {"uid": os.getuid(), "env": sorted(os.environ), "child": child.pid,
             "database_url": os.environ["DATABASE_URL"]}
-'''
+"""
 
 
 @pytest.fixture
