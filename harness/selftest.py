@@ -113,15 +113,9 @@ def print_matrix(cells: Sequence[SelftestCell], databases: Sequence[str]) -> Non
         )
         print(f"{task:18s} {variant:30s} {columns}")
     bad = [c for c in cells if not c.ok]
-    print(
-        f"\n{len(cells) - len(bad)}/{len(cells)} cells as expected"
-        + (
-            ""
-            if not bad
-            else f"; {len(bad)} not: "
-            + ", ".join(f"{c.task}/{c.variant}/{c.database}" for c in bad)
-        )
-    )
+    print(f"\n{len(cells) - len(bad)}/{len(cells)} cells as expected")
+    for cell in bad:
+        print(f"NOT AS EXPECTED {cell.task}/{cell.variant}/{cell.database}: {cell.summary}")
 
 
 def selftest_main(

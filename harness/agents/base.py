@@ -34,6 +34,9 @@ class GenerationRequest:
 
 
 class Usage(BaseModel):
+    """Tokens of one call. `input_tokens` counts every prompt token, including the
+    `cached_tokens` the provider read from its prompt cache (billed at a lower rate)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
@@ -49,10 +52,13 @@ class ModelResponse(BaseModel):
     usage: Usage = Usage()
     seconds: float = 0.0
     files: dict[str, str] | None = None
+    # True when the harness's response cache answered: no model call, no spend.
+    cached: bool = False
 
     @property
     def truncated(self) -> bool:
-        return self.finish_reason == "length"
+        """Cut off before the model finished: max tokens, or a CLI agent's time limit."""
+        return self.finish_reason in ("length", "timeout")
 
 
 class Provider(Protocol):
@@ -76,6 +82,11 @@ def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]
         return factory
 
     return decorate
+
+
+def registered_providers() -> list[str]:
+    """The provider names a MODEL spec may start with."""
+    return sorted(_REGISTRY)
 
 
 def resolve_provider(spec: str) -> Provider:

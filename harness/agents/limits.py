@@ -1,0 +1,69 @@
+"""How hard the harness may lean on a provider: concurrent calls and time per call.
+
+Concurrency is limited per provider name (every `anthropic:*` model shares one pool),
+because rate limits are per account, not per model. The limits are read from the
+environment when first needed, so a bad value is a clear error, not an import crash.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from harness.errors import HarnessError
+
+DEFAULT_CONCURRENCY = 4
+DEFAULT_REQUEST_TIMEOUT_S = 600.0  # a 16k-token answer can take minutes to generate
+DEFAULT_COMMAND_TIMEOUT_S = 1800.0  # a CLI agent runs tools, tests and retries of its own
+
+_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise HarnessError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise HarnessError(f"{name} must be positive (got {raw})")
+    return value
+
+
+def request_timeout() -> float:
+    """Seconds one HTTP request to a model API may take (HARNESS_REQUEST_TIMEOUT)."""
+    return _env_number("HARNESS_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_S)
+
+
+def command_timeout() -> float:
+    """Seconds a `command:` agent may run before it is killed (HARNESS_COMMAND_TIMEOUT)."""
+    return _env_number("HARNESS_COMMAND_TIMEOUT", DEFAULT_COMMAND_TIMEOUT_S)
+
+
+def concurrency_limit() -> int:
+    """Calls in flight per provider (HARNESS_PROVIDER_CONCURRENCY)."""
+    return int(_env_number("HARNESS_PROVIDER_CONCURRENCY", DEFAULT_CONCURRENCY))
+
+
+def set_concurrency_limit(provider: str, limit: int) -> None:
+    """Replace a provider's pool (calls already holding a slot finish undisturbed)."""
+    if limit < 1:
+        raise HarnessError(f"the concurrency limit of {provider} must be at least 1")
+    with _slots_lock:
+        _slots[provider] = threading.BoundedSemaphore(limit)
+
+
+@contextmanager
+def provider_slot(provider: str) -> Iterator[None]:
+    """Hold one of the provider's slots for the duration of one call."""
+    with _slots_lock:
+        slot = _slots.get(provider)
+        if slot is None:
+            slot = _slots[provider] = threading.BoundedSemaphore(concurrency_limit())
+    with slot:
+        yield

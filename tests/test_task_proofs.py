@@ -1,0 +1,175 @@
+"""The benchmark's proof for every task: the reference passes everything on both
+databases, and every mutant is caught by the hidden tests it names."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graders.functional import hidden_test_names
+from harness.grading import CandidateRun, grade_candidate
+from harness.results import SampleResult
+from harness.sandbox.databases import DatabaseServer
+from harness.tasks import Task, list_task_ids, load_task
+
+TASKS = {task_id: load_task(task_id) for task_id in list_task_ids()}
+KINDS = ["postgres", "mysql"]
+MUTANTS = [(task.id, mutant.name) for task in TASKS.values() for mutant in task.mutants]
+MIN_HIDDEN_TESTS = {"user-crud": 15}
+
+
+def _grade(
+    task: Task, files: dict[str, str], server: DatabaseServer, python: Path, folder: Path
+) -> SampleResult:
+    run = CandidateRun(
+        task=task,
+        files=files,
+        files_dir=folder,
+        sample=0,
+        server=server,
+        artifacts_dir=folder,
+        python=python,
+    )
+    return grade_candidate(run)
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_hidden_tests_and_mutants_are_well_formed(task_id: str) -> None:
+    task = TASKS[task_id]
+    names = hidden_test_names(task.hidden_dir)
+    assert len(names) >= MIN_HIDDEN_TESTS.get(task_id, 20)
+    assert len(names) == len(set(names)), "hidden test names must be unique"
+    assert len(task.mutants) >= (4 if task_id == "user-crud" else 6)
+    for mutant in task.mutants:
+        assert set(mutant.must_fail) <= set(names), mutant.name
+        task.mutant_files(mutant)
+
+
+def test_user_crud_hidden_tests_cover_the_contract() -> None:
+    hidden = " ".join(hidden_test_names(TASKS["user-crud"].hidden_dir))
+    for topic in (
+        "create",
+        "duplicate",
+        "list",
+        "limit",
+        "offset",
+        "search",
+        "sort",
+        "get",
+        "patch",
+        "delete",
+        "404",
+        "422",
+    ):
+        assert topic in hidden, topic
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("task_id", TASKS)
+def test_reference_scores_full_marks(
+    servers: dict[str, DatabaseServer],
+    runtime_python: Path,
+    tmp_path: Path,
+    task_id: str,
+    kind: str,
+) -> None:
+    task = TASKS[task_id]
+    result = _grade(task, task.reference_files(), servers[kind], runtime_python, tmp_path)
+    assert result.infra_error is None
+    failures = [(f.check, f.evidence[:300]) for f in result.findings]
+    assert result.scores["boot"] == 1.0, failures
+    assert result.scores["functional"] == 1.0, failures
+    assert result.boot.ok
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("task_id", "mutant"), MUTANTS)
+def test_mutant_is_caught_by_the_tests_it_names(
+    servers: dict[str, DatabaseServer],
+    runtime_python: Path,
+    tmp_path: Path,
+    task_id: str,
+    mutant: str,
+    kind: str,
+) -> None:
+    task = TASKS[task_id]
+    spec = task.mutant(mutant)
+    result = _grade(task, task.mutant_files(spec), servers[kind], runtime_python, tmp_path)
+    assert result.infra_error is None
+    assert result.scores["functional"] < 1.0
+    missed = set(spec.must_fail) - set(result.hidden_tests["failed"])
+    assert not missed, f"{task_id}/{mutant} on {kind} passed tests it must fail: {sorted(missed)}"
+
+
+def test_selftest_cli_prints_the_matrix_and_exits_by_verdict(server_urls: dict[str, str]) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "selftest",
+            "--tasks",
+            "user-crud",
+            "--db",
+            "postgres,mysql",
+            "--mutant",
+            "duplicate-email",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **server_urls},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    reference = next(line for line in lines if line.split()[1:2] == ["reference"])
+    assert reference.count("ok ") == 2
+    mutant = next(line for line in lines if "duplicate-email-500" in line)
+    assert mutant.count("caught by") == 2
+    assert "4/4 cells as expected" in done.stdout
+
+
+def test_selftest_fails_when_a_mutant_goes_uncaught(
+    tmp_path: Path, server_urls: dict[str, str]
+) -> None:
+    """A 'mutant' that changes nothing must be reported uncaught, with a non-zero exit."""
+    import shutil
+
+    shutil.copytree(TASKS["user-crud"].root, tmp_path / "tasks" / "user-crud")
+    harmless = tmp_path / "tasks" / "user-crud" / "mutants" / "harmless"
+    harmless.mkdir()
+    (harmless / "mutant.yaml").write_text(
+        "description: Renames nothing of consequence.\n"
+        "must_fail: [test_create_user_returns_201_with_fields]\n"
+        "edits:\n  - file: main.py\n    find: 'app = FastAPI('\n    replace: 'app = FastAPI('\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "selftest",
+            "--tasks",
+            "user-crud",
+            "--db",
+            "postgres",
+            "--mutant",
+            "harmless",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **server_urls, "HARNESS_ROOT": str(tmp_path)},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1/2 cells as expected" in done.stdout
+    assert (
+        "NOT AS EXPECTED user-crud/harmless/postgres: "
+        "UNCAUGHT: passed test_create_user_returns_201_with_fields"
+    ) in done.stdout
