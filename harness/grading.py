@@ -152,7 +152,7 @@ def _run_graders(
         else:
             grade = grader.grade(context)
         grade.seconds = round(time.monotonic() - began, 3)
-        timings[name] = grade.seconds
+        timings[name] = round(timings.get(name, 0.0) + grade.seconds, 3)
         write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))
         grades.append(grade)
     return grades
