@@ -16,7 +16,8 @@ from harness.config import STARTUP_TIMEOUT_S
 from harness.errors import InfrastructureError
 from harness.results import BootRecord, SampleResult
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.local_app import BootOutcome, LocalApp
+from harness.sandbox.local_app import BootOutcome
+from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
 from harness.scoring import overall_score
 from harness.store import write_json_atomic
 from harness.tasks import Task
@@ -34,9 +35,18 @@ class CandidateRun:
     sample: int
     server: DatabaseServer
     artifacts_dir: Path
-    python: Path
+    python: Path | None = None
     graders: tuple[str, ...] = DEFAULT_GRADERS
     startup_timeout_s: float = STARTUP_TIMEOUT_S
+    runtime: Runtime | None = None
+
+    def app_runtime(self) -> Runtime:
+        """The runtime to boot in; a bare `python` means the local runtime."""
+        if self.runtime is not None:
+            return self.runtime
+        if self.python is None:
+            raise ValueError("CandidateRun needs a runtime or a python")
+        return LocalRuntime(self.python)
 
 
 def grade_candidate(run: CandidateRun) -> SampleResult:
@@ -71,7 +81,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         return _infra_result(run, str(exc), timings)
     jwt_secret = secrets.token_urlsafe(32) if run.task.spec.needs_jwt_secret else None
     timings["database"] = round(time.monotonic() - started, 3)
-    app = LocalApp(run.files, database, run.python, run.artifacts_dir / "app.log", jwt_secret)
+    app = run.app_runtime().make_app(run.files, database, run.artifacts_dir / "app.log", jwt_secret)
     try:
         boot = _boot(app, run)
         timings["boot"] = round(boot.seconds, 3)
@@ -119,7 +129,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
     )
 
 
-def _boot(app: LocalApp, run: CandidateRun) -> BootOutcome:
+def _boot(app: CandidateApp, run: CandidateRun) -> BootOutcome:
     if not run.files:
         return BootOutcome(ok=False, seconds=0.0, error="the response contained no code files")
     if "main.py" not in run.files:

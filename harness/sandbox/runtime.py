@@ -1,0 +1,59 @@
+"""What a runtime is: a way to run a candidate app against a sample database.
+
+The grading pipeline only sees this protocol, so the local runtime (a subprocess) and
+the docker runtime (a locked-down container) are interchangeable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from harness.sandbox.databases import SampleDatabase
+from harness.sandbox.local_app import BootOutcome, LocalApp
+
+
+class CandidateApp(Protocol):
+    """A candidate app bound to one sample database."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def start(self, timeout_s: float) -> BootOutcome: ...
+
+    def stop(self) -> None: ...
+
+
+class Runtime(Protocol):
+    name: str
+
+    def make_app(
+        self,
+        files: dict[str, str],
+        database: SampleDatabase,
+        log_path: Path,
+        jwt_secret: str | None,
+    ) -> CandidateApp: ...
+
+    def describe(self) -> dict[str, str]: ...
+
+
+class LocalRuntime:
+    """Candidates as limited subprocesses from the shared runtime venv."""
+
+    name = "local"
+
+    def __init__(self, python: Path) -> None:
+        self.python = python
+
+    def make_app(
+        self,
+        files: dict[str, str],
+        database: SampleDatabase,
+        log_path: Path,
+        jwt_secret: str | None,
+    ) -> CandidateApp:
+        return LocalApp(files, database, self.python, log_path, jwt_secret)
+
+    def describe(self) -> dict[str, str]:
+        return {"name": self.name, "python": str(self.python)}
