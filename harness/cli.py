@@ -13,7 +13,15 @@ from harness.agents import GenerationParams, ModelResponse
 from harness.config import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
 from harness.errors import HarnessError, InputFileError
 from harness.report.leaderboard import render_leaderboard
-from harness.runner import EvalConfig, grade_response, parse_databases, run_eval
+from harness.runner import (
+    EvalConfig,
+    config_from_run,
+    grade_response,
+    parse_databases,
+    regrade_run,
+    replace_config,
+    run_eval,
+)
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
 from harness.selftest import selftest_main
@@ -39,6 +47,20 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-report", action="store_true", help="skip the leaderboard")
+    parser.add_argument(
+        "--jobs", type=int, default=0, help="samples graded at once (default: one per core)"
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        default=None,
+        help="finish a stopped run: no finished row is redone, no model re-asked",
+    )
+    parser.add_argument(
+        "--no-grade-cache",
+        action="store_true",
+        help="grade again even when an identical grade is cached",
+    )
 
 
 def _add_grade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     runtime = sub.add_parser("runtime", help="the candidate runtime")
     runtime.add_argument("action", choices=["prepare"], help="build the runtime venv now")
     sub.add_parser("tasks", help="list the tasks and their mutants")
+    regrade = sub.add_parser("regrade", help="re-grade a run's stored responses, no model call")
+    regrade.add_argument("run_id")
+    regrade.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     selftest = sub.add_parser("selftest", help="grade every reference and mutant: a matrix")
     selftest.add_argument("--tasks", default="all")
     selftest.add_argument("--db", default="postgres,mysql")
@@ -69,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_eval(args: argparse.Namespace) -> int:
+    if args.resume:
+        config = replace_config(
+            config_from_run(args.results_dir, args.resume),
+            jobs=args.jobs,
+            grade_cache=not args.no_grade_cache,
+        )
+        run_eval(config)
+        return _report_after(args)
     config = EvalConfig(
         model=args.model,
         prompt=args.prompt,
@@ -81,9 +114,15 @@ def command_eval(args: argparse.Namespace) -> int:
         ),
         results_dir=args.results_dir,
         run_id=args.run_id,
+        jobs=args.jobs,
+        grade_cache=not args.no_grade_cache,
     )
     run_eval(config)
-    if not args.no_report:
+    return _report_after(args)
+
+
+def _report_after(args: argparse.Namespace) -> int:
+    if not getattr(args, "no_report", False):
         out = render_leaderboard(args.results_dir, args.results_dir / "leaderboard.html")
         print(f"harness: leaderboard in {out}", file=sys.stderr)
     return 0
@@ -138,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"harness: leaderboard in {out}", file=sys.stderr)
             return 0
+        if args.command == "regrade":
+            regrade_run(args.results_dir, args.run_id)
+            return _report_after(args)
         if args.command == "selftest":
             return selftest_main(args.tasks, parse_databases(args.db), args.mutant)
         if args.command == "runtime":

@@ -14,6 +14,7 @@ from graders import registered_graders
 from graders.base import Finding, GradeResult, GradingContext
 from harness.config import STARTUP_TIMEOUT_S
 from harness.errors import InfrastructureError
+from harness.failpoints import failpoint
 from harness.results import BootRecord, SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.local_app import BootOutcome
@@ -49,10 +50,12 @@ class CandidateRun:
         return LocalRuntime(self.python)
 
 
-def grade_candidate(run: CandidateRun) -> SampleResult:
-    """Grade, retrying once when the infrastructure (not the candidate) failed."""
+def grade_candidate(run: CandidateRun, attempts: int = 2) -> SampleResult:
+    """Grade, retrying when the infrastructure (not the candidate) failed."""
     result = _grade_once(run)
-    if result.infra_error is not None:
+    for _ in range(attempts - 1):
+        if result.infra_error is None:
+            break
         result = _grade_once(run)
     write_json_atomic(run.artifacts_dir / "result.json", result.model_dump(mode="json"))
     return result
@@ -84,6 +87,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
     app = run.app_runtime().make_app(run.files, database, run.artifacts_dir / "app.log", jwt_secret)
     try:
         boot = _boot(app, run)
+        failpoint("after-boot")
         timings["boot"] = round(boot.seconds, 3)
         if boot.infra_error is not None:
             return _infra_result(run, boot.infra_error, timings)
@@ -138,6 +142,12 @@ def _boot(app: CandidateApp, run: CandidateRun) -> BootOutcome:
     return app.start(run.startup_timeout_s)
 
 
+def grader_versions(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, version) of each grader, part of every grade's cache key."""
+    available = registered_graders()
+    return [(name, available[name].version) for name in names]
+
+
 def _run_graders(
     run: CandidateRun, context: GradingContext, timings: dict[str, float]
 ) -> list[GradeResult]:
@@ -165,6 +175,7 @@ def _run_graders(
         timings[name] = round(timings.get(name, 0.0) + grade.seconds, 3)
         write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))
         grades.append(grade)
+        failpoint("mid-grading")
     return grades
 
 

@@ -1,18 +1,36 @@
-"""`harness eval`: prompt -> response -> files -> app -> grades -> results/<run_id>/."""
+"""`harness eval`: prompt -> response -> files -> app -> grades -> results/<run_id>/.
+
+Work is split into (task, sample) units run by a pool of workers, so generation of one
+sample overlaps grading of another. Everything is written as it finishes (atomic files,
+locked JSONL appends), so a run killed at any moment resumes where it stopped: stored
+responses are not asked for again, finished rows are not graded again.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
-import sys
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from harness.agents import GenerationParams, GenerationRequest, ModelResponse, resolve_provider
+from pydantic import ValidationError
+
+from harness.agents import (
+    GenerationParams,
+    GenerationRequest,
+    ModelResponse,
+    Provider,
+    resolve_provider,
+)
 from harness.config import (
     DEFAULT_DATABASES,
     DEFAULT_MODEL,
@@ -22,16 +40,21 @@ from harness.config import (
 )
 from harness.errors import HarnessError
 from harness.extract import extract_files
-from harness.grading import CandidateRun, grade_candidate
+from harness.failpoints import failpoint
+from harness.grade_cache import GradeCache, grade_key
+from harness.grading import DEFAULT_GRADERS, CandidateRun, grade_candidate, grader_versions
+from harness.progress import RunProgress
 from harness.prompts import AgentDefinition, allowed_packages, build_user_message, load_agent
 from harness.results import BootRecord, ExtractionRecord, SampleResult
-from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.databases import DatabaseServer, server_alive
+from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
-from harness.sandbox.servers import database_servers
-from harness.store import RunStore, write_json_atomic, write_text_atomic
+from harness.sandbox.servers import ServerPool
+from harness.store import RUN_FILE, RunStore, write_json_atomic, write_text_atomic
 from harness.tasks import Task, load_tasks
 
 RUNTIMES = ("auto", "local", "docker")
+INFRA_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,13 @@ class EvalConfig:
     params: GenerationParams = field(default_factory=GenerationParams)
     results_dir: Path = RESULTS_DIR
     run_id: str | None = None
+    jobs: int = 0
+    grade_cache: bool = True
+
+
+def default_jobs() -> int:
+    """Workers: one per core (boot and the hidden tests each keep a core busy)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def resolve_runtime(requested: str) -> str:
@@ -76,139 +106,27 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
-def _log(message: str) -> None:
-    print(f"harness: {message}", file=sys.stderr, flush=True)
-
-
-class EvalRun:
-    """One evaluation: every task x sample x database, written as it goes."""
-
-    def __init__(self, config: EvalConfig) -> None:
-        if config.samples < 1:
-            raise HarnessError(f"SAMPLES must be at least 1 (got {config.samples})")
-        self.config = config
-        self.runtime = resolve_runtime(config.runtime)
-        self.provider = resolve_provider(config.model)
-        self.agent: AgentDefinition = load_agent(config.prompt)
-        self.tasks: list[Task] = load_tasks(config.tasks)
-        if not self.tasks:
-            raise HarnessError("no tasks selected")
-        self.run_id = config.run_id or make_run_id(config.model, self.agent.ref)
-        self.store = RunStore(config.results_dir / self.run_id)
-        self.total = len(self.tasks) * config.samples * len(config.databases)
-        self.done = 0
-
-    def run_info(self, servers: dict[str, DatabaseServer], status: str) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "status": status,
-            "config": {
-                "model": self.config.model,
-                "prompt": self.agent.ref,
-                "tasks": [t.id for t in self.tasks],
-                "samples": self.config.samples,
-                "databases": list(self.config.databases),
-                "runtime": self.runtime,
-                "params": self.config.params.model_dump(),
-            },
-            "provider": {"name": self.provider.name, "model": self.provider.model},
-            "agent": {
-                "name": self.agent.name,
-                "version": self.agent.version,
-                "path": str(self.agent.path.relative_to(PROJECT_ROOT))
-                if self.agent.path.is_relative_to(PROJECT_ROOT)
-                else str(self.agent.path),
-                "sha256": hashlib.sha256(self.agent.system_prompt.encode()).hexdigest(),
-            },
-            "tasks": {
-                t.id: {"version": t.spec.version, "hash": t.content_hash()} for t in self.tasks
-            },
-            "database_servers": {kind: server.version() for kind, server in servers.items()},
-            "runtime_packages": allowed_packages(),
-            "environment": {
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-                "git_commit": git_commit(),
-            },
-            "started_at": self.started_at,
-            "finished_at": datetime.now(UTC).isoformat() if status != "running" else None,
-        }
-
-    def execute(self) -> Path:
-        self.started_at = datetime.now(UTC).isoformat()
-        python = ensure_runtime_venv()
-        _log(
-            f"run {self.run_id}: {len(self.tasks)} task(s) x {self.config.samples} sample(s) "
-            f"x {len(self.config.databases)} database(s), model {self.config.model}, "
-            f"prompt {self.agent.ref}, runtime {self.runtime}"
+def config_from_run(results_dir: Path, run_id: str) -> EvalConfig:
+    """The configuration a stored run was started with, to resume it."""
+    path = results_dir / run_id / RUN_FILE
+    try:
+        info = RunStore(path.parent).read_run_info()
+        stored = info["config"]
+        return EvalConfig(
+            model=stored["model"],
+            prompt=stored["prompt"],
+            tasks=",".join(stored["tasks"]),
+            samples=int(stored["samples"]),
+            databases=tuple(stored["databases"]),
+            runtime=stored.get("requested_runtime", stored["runtime"]),
+            params=GenerationParams.model_validate(stored["params"]),
+            results_dir=results_dir,
+            run_id=run_id,
         )
-        with database_servers(self.config.databases) as servers:
-            self.store.write_run_info(self.run_info(servers, "running"))
-            for task in self.tasks:
-                for sample in range(self.config.samples):
-                    self._run_sample(task, sample, servers, python)
-            self.store.write_run_info(self.run_info(servers, "complete"))
-        _log(f"results in {self.store.root}")
-        return self.store.root
-
-    def _generate(self, task: Task, sample: int) -> ModelResponse:
-        request = GenerationRequest(
-            task_id=task.id,
-            sample=sample,
-            system_prompt=self.agent.system_prompt,
-            user_message=build_user_message(task.brief()),
-            params=self.config.params,
-        )
-        folder = self.store.sample_dir(task.id, sample)
-        write_json_atomic(
-            folder / "prompt.json", {"system": request.system_prompt, "user": request.user_message}
-        )
-        began = time.monotonic()
-        response = self.provider.generate(request)
-        response.seconds = response.seconds or round(time.monotonic() - began, 3)
-        write_text_atomic(folder / "response.md", response.text)
-        write_json_atomic(folder / "response.json", response.model_dump(exclude={"text", "files"}))
-        return response
-
-    def _run_sample(
-        self, task: Task, sample: int, servers: dict[str, DatabaseServer], python: Path
-    ) -> None:
-        try:
-            response = self._generate(task, sample)
-        except Exception as exc:  # a provider's failure is never the model's score
-            _log(f"{task.id} #{sample}: generation failed: {exc}")
-            for kind in self.config.databases:
-                self._record(
-                    SampleResult(
-                        task=task.id,
-                        sample=sample,
-                        database=kind,
-                        boot=BootRecord(ok=False, seconds=0.0),
-                        scores={},
-                        findings=[],
-                        infra_error=f"generation failed: {exc.__class__.__name__}: {exc}",
-                        task_version=task.spec.version,
-                    )
-                )
-            return
-        for result in grade_response(task, response, sample, servers, python, self.store):
-            self._record(result)
-
-    def _record(self, result: SampleResult) -> None:
-        result.run_id = self.run_id
-        result.model = self.config.model
-        result.prompt = self.agent.ref
-        self.store.append_result(result)
-        self.done += 1
-        if result.infra_error:
-            summary = f"INFRA ERROR: {result.infra_error.splitlines()[0]}"
-        else:
-            parts = " ".join(f"{k} {v:.2f}" for k, v in result.scores.items() if k != "overall")
-            summary = f"overall {result.scores.get('overall', 0):.2f} ({parts})"
-        _log(
-            f"[{self.done}/{self.total}] {result.task} #{result.sample} {result.database}: "
-            f"{summary} in {result.timings.get('total', 0):.1f}s"
-        )
+    except FileNotFoundError as exc:
+        raise HarnessError(f"cannot resume {run_id!r}: no {path}") from exc
+    except (KeyError, ValueError, TypeError, ValidationError) as exc:
+        raise HarnessError(f"cannot resume {run_id!r}: {path} is malformed ({exc})") from exc
 
 
 def extract_response(response: ModelResponse) -> tuple[dict[str, str], ExtractionRecord]:
@@ -234,6 +152,16 @@ def extract_response(response: ModelResponse) -> tuple[dict[str, str], Extractio
     return extracted.files, record
 
 
+def store_extraction(
+    store: RunStore, task: Task, sample: int, response: ModelResponse
+) -> tuple[dict[str, str], ExtractionRecord]:
+    folder = store.sample_dir(task.id, sample)
+    files, extraction = extract_response(response)
+    store.write_files(folder / "files", files)
+    write_json_atomic(folder / "extraction.json", extraction.model_dump())
+    return files, extraction
+
+
 def grade_response(
     task: Task,
     response: ModelResponse,
@@ -243,17 +171,14 @@ def grade_response(
     store: RunStore,
 ) -> list[SampleResult]:
     """Extract, store and grade one response on every database server given."""
-    folder = store.sample_dir(task.id, sample)
-    files, extraction = extract_response(response)
-    store.write_files(folder / "files", files)
-    write_json_atomic(folder / "extraction.json", extraction.model_dump())
+    files, extraction = store_extraction(store, task, sample, response)
     results = []
     for kind, server in servers.items():
         result = grade_candidate(
             CandidateRun(
                 task=task,
                 files=files,
-                files_dir=folder / "files",
+                files_dir=store.sample_dir(task.id, sample) / "files",
                 sample=sample,
                 server=server,
                 artifacts_dir=store.database_dir(task.id, sample, kind),
@@ -265,8 +190,316 @@ def grade_response(
     return results
 
 
+def _infra_row(task: Task, sample: int, kind: str, message: str) -> SampleResult:
+    return SampleResult(
+        task=task.id,
+        sample=sample,
+        database=kind,
+        boot=BootRecord(ok=False, seconds=0.0),
+        scores={},
+        findings=[],
+        infra_error=message,
+        task_version=task.spec.version,
+    )
+
+
+class EvalRun:
+    """One evaluation: every task x sample x database, written as it goes."""
+
+    def __init__(self, config: EvalConfig, provider: Provider | None = None) -> None:
+        if config.samples < 1:
+            raise HarnessError(f"SAMPLES must be at least 1 (got {config.samples})")
+        self.config = config
+        self.jobs = config.jobs or default_jobs()
+        self.runtime_name = resolve_runtime(config.runtime)
+        self.provider = provider or resolve_provider(config.model)
+        self.agent: AgentDefinition = load_agent(config.prompt)
+        self.tasks: list[Task] = load_tasks(config.tasks)
+        if not self.tasks:
+            raise HarnessError("no tasks selected")
+        self.run_id = config.run_id or make_run_id(config.model, self.agent.ref)
+        self.store = RunStore(config.results_dir / self.run_id)
+        self.grade_cache = GradeCache() if config.grade_cache else None
+        self.started_at = datetime.now(UTC).isoformat()
+        self.counters = {"generated": 0, "reused_responses": 0, "graded": 0, "cached_grades": 0}
+        self._counter_lock = threading.Lock()
+
+    def _count(self, name: str) -> None:
+        with self._counter_lock:
+            self.counters[name] += 1
+
+    # -- run.json ---------------------------------------------------------------------
+
+    def _config_record(self) -> dict[str, Any]:
+        return {
+            "model": self.config.model,
+            "prompt": self.agent.ref,
+            "tasks": [t.id for t in self.tasks],
+            "samples": self.config.samples,
+            "databases": list(self.config.databases),
+            "runtime": self.runtime_name,
+            "requested_runtime": self.config.runtime,
+            "params": self.config.params.model_dump(),
+        }
+
+    def _check_resumable(self) -> None:
+        """Resuming must not mix two configurations in one run folder."""
+        stored = self.store.read_run_info().get("config", {})
+        mine = self._config_record()
+        for key in ("model", "prompt", "tasks", "samples", "databases", "params"):
+            if stored.get(key) != mine[key]:
+                raise HarnessError(
+                    f"run {self.run_id} was started with {key}={stored.get(key)!r}, not "
+                    f"{mine[key]!r}: resume it with `harness eval --resume {self.run_id}`"
+                )
+        self.started_at = self.store.read_run_info().get("started_at", self.started_at)
+
+    def run_info(self, pool: ServerPool, runtime: Runtime, status: str) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "status": status,
+            "config": self._config_record(),
+            "jobs": self.jobs,
+            "provider": {"name": self.provider.name, "model": self.provider.model},
+            "agent": {
+                "name": self.agent.name,
+                "version": self.agent.version,
+                "path": str(self.agent.path.relative_to(PROJECT_ROOT))
+                if self.agent.path.is_relative_to(PROJECT_ROOT)
+                else str(self.agent.path),
+                "sha256": hashlib.sha256(self.agent.system_prompt.encode()).hexdigest(),
+            },
+            "tasks": {
+                t.id: {"version": t.spec.version, "hash": t.content_hash()} for t in self.tasks
+            },
+            "graders": dict(grader_versions(DEFAULT_GRADERS)),
+            "database_servers": pool.versions(),
+            "server_restarts": pool.restarts,
+            "runtime": runtime.describe(),
+            "runtime_packages": allowed_packages(),
+            "environment": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "git_commit": git_commit(),
+            },
+            "counters": dict(self.counters),
+            "started_at": self.started_at,
+            "finished_at": datetime.now(UTC).isoformat() if status != "running" else None,
+        }
+
+    # -- the run ----------------------------------------------------------------------
+
+    def execute(self) -> Path:
+        if (self.store.root / RUN_FILE).exists():
+            self._check_resumable()
+        finished = {
+            (r.task, r.sample, r.database)
+            for r in self.store.compact(lambda row: row.infra_error is None)
+        }
+        units = [(task, sample) for task in self.tasks for sample in range(self.config.samples)]
+        total = len(units) * len(self.config.databases)
+        runtime: Runtime = LocalRuntime(ensure_runtime_venv())
+        with RunProgress(total, already_done=len(finished)) as progress:
+            progress.log(
+                f"run {self.run_id}: {len(self.tasks)} task(s) x {self.config.samples} "
+                f"sample(s) x {len(self.config.databases)} database(s), model "
+                f"{self.config.model}, prompt {self.agent.ref}, runtime {self.runtime_name}, "
+                f"{self.jobs} job(s)" + (f", resuming {len(finished)} done" if finished else "")
+            )
+            pool = ServerPool(self.config.databases)
+            try:
+                self.store.write_run_info(self.run_info(pool, runtime, "running"))
+                pending = [
+                    (
+                        task,
+                        sample,
+                        [k for k in self.config.databases if (task.id, sample, k) not in finished],
+                    )
+                    for task, sample in units
+                ]
+                with ThreadPoolExecutor(max_workers=self.jobs) as workers:
+                    futures = [
+                        workers.submit(self._run_unit, task, sample, kinds, pool, runtime, progress)
+                        for task, sample, kinds in pending
+                        if kinds
+                    ]
+                    for future in futures:
+                        future.result()
+                self.store.write_run_info(self.run_info(pool, runtime, "complete"))
+            finally:
+                pool.close()
+            progress.log(
+                f"results in {self.store.root} ({progress.failures} below 1.0, "
+                f"{progress.infra_errors} infra errors)"
+            )
+        return self.store.root
+
+    def _stored_response(self, task: Task, sample: int) -> ModelResponse | None:
+        """A response saved by an earlier attempt at this run: never ask the model twice."""
+        folder = self.store.sample_dir(task.id, sample)
+        try:
+            meta = (folder / "response.json").read_text(encoding="utf-8")
+            text = (folder / "response.md").read_text(encoding="utf-8")
+        except OSError:
+            return None
+        try:
+            response = ModelResponse.model_validate_json(meta)
+        except ValidationError:
+            return None
+        return response.model_copy(update={"text": text})
+
+    def _generate(self, task: Task, sample: int) -> ModelResponse:
+        stored = self._stored_response(task, sample)
+        if stored is not None:
+            self._count("reused_responses")
+            return stored
+        request = GenerationRequest(
+            task_id=task.id,
+            sample=sample,
+            system_prompt=self.agent.system_prompt,
+            user_message=build_user_message(task.brief()),
+            params=self.config.params,
+        )
+        folder = self.store.sample_dir(task.id, sample)
+        write_json_atomic(
+            folder / "prompt.json", {"system": request.system_prompt, "user": request.user_message}
+        )
+        began = time.monotonic()
+        response = self.provider.generate(request)
+        response.seconds = response.seconds or round(time.monotonic() - began, 3)
+        write_text_atomic(folder / "response.md", response.text)
+        if response.files is not None:
+            self.store.write_files(folder / "workspace", response.files)
+        # response.json last: its presence marks the response as complete.
+        write_json_atomic(
+            folder / "response.json", {**response.model_dump(exclude={"text"}), "text": ""}
+        )
+        self._count("generated")
+        failpoint("after-generate")
+        return response
+
+    def _run_unit(
+        self,
+        task: Task,
+        sample: int,
+        kinds: list[str],
+        pool: ServerPool,
+        runtime: Runtime,
+        progress: RunProgress,
+    ) -> None:
+        progress.stage("generating", +1)
+        try:
+            response = self._generate(task, sample)
+        except Exception as exc:  # a provider's failure is never the model's score
+            progress.log(f"{task.id} #{sample}: generation failed: {exc}")
+            for kind in kinds:
+                self._record(
+                    _infra_row(
+                        task, sample, kind, f"generation failed: {exc.__class__.__name__}: {exc}"
+                    ),
+                    progress,
+                )
+            return
+        finally:
+            progress.stage("generating", -1)
+        files, extraction = store_extraction(self.store, task, sample, response)
+        for kind in kinds:
+            progress.stage("grading", +1)
+            try:
+                result = self._grade(task, sample, kind, files, pool, runtime)
+            finally:
+                progress.stage("grading", -1)
+            result.extraction = extraction
+            self._record(result, progress)
+
+    def _grade(
+        self,
+        task: Task,
+        sample: int,
+        kind: str,
+        files: dict[str, str],
+        pool: ServerPool,
+        runtime: Runtime,
+    ) -> SampleResult:
+        """A cached grade when the inputs are unchanged; else grade, recovering servers."""
+        key = grade_key(
+            files,
+            task.content_hash(),
+            grader_versions(DEFAULT_GRADERS),
+            runtime.describe(),
+            pool.get(kind).version(),
+            kind,
+        )
+        if self.grade_cache is not None and (cached := self.grade_cache.get(key)):
+            self._count("cached_grades")
+            return replace_sample(cached, sample)
+        result = _infra_row(task, sample, kind, "not graded")
+        for _ in range(INFRA_ATTEMPTS):
+            server = pool.get(kind)
+            run = CandidateRun(
+                task=task,
+                files=files,
+                sample=sample,
+                server=server,
+                files_dir=self.store.sample_dir(task.id, sample) / "files",
+                artifacts_dir=self.store.database_dir(task.id, sample, kind),
+                runtime=runtime,
+            )
+            result = grade_candidate(run, attempts=1)
+            if result.infra_error is None and not server_alive(server):
+                # The server died under the app: its failures are not the model's.
+                result = _infra_row(task, sample, kind, f"the {kind} server died during grading")
+            if result.infra_error is None:
+                break
+            pool.recover(kind, server)
+        self._count("graded")
+        if self.grade_cache is not None:
+            self.grade_cache.put(key, result)
+        return result
+
+    def _record(self, result: SampleResult, progress: RunProgress) -> None:
+        result.run_id = self.run_id
+        result.model = self.config.model
+        result.prompt = self.agent.ref
+        self.store.append_result(result)
+        progress.row_done(result)
+
+
+def replace_sample(result: SampleResult, sample: int) -> SampleResult:
+    return result.model_copy(update={"sample": sample})
+
+
 def run_eval(config: EvalConfig) -> Path:
     return EvalRun(config).execute()
+
+
+class StoredResponsesOnly:
+    """The provider for `harness regrade`: every response must already be stored."""
+
+    name = "stored"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def generate(self, request: GenerationRequest) -> ModelResponse:
+        raise HarnessError(
+            f"no stored response for {request.task_id} #{request.sample}: regrade makes no "
+            "model call (resume the run instead)"
+        )
+
+
+def regrade_run(results_dir: Path, run_id: str) -> Path:
+    """Re-grade a run's stored responses with the current graders; no model call."""
+    config = replace_config(config_from_run(results_dir, run_id), grade_cache=False)
+    store = RunStore(results_dir / run_id)
+    if store.results_path.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        store.results_path.rename(store.root / f"results.before-regrade-{stamp}.jsonl")
+    return EvalRun(config, provider=StoredResponsesOnly(config.model)).execute()
+
+
+def replace_config(config: EvalConfig, **changes: Any) -> EvalConfig:
+    return dataclass_replace(config, **changes)
 
 
 def parse_databases(value: str | Sequence[str]) -> tuple[str, ...]:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from harness.failpoints import failpoint
 from harness.results import SampleResult
 
 RESULTS_FILE = "results.jsonl"
@@ -60,19 +63,38 @@ class RunStore:
             write_text_atomic(folder / relative, content)
 
     def append_result(self, result: SampleResult) -> None:
-        """Append one row; the lock and fsync keep concurrent writers' rows whole."""
+        """Append one row; the lock and fsync keep concurrent writers' rows whole.
+
+        A crash mid-write leaves at most one torn last line, which readers skip and
+        `compact` removes.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        line = result.model_dump_json() + "\n"
-        with self.results_path.open("a", encoding="utf-8") as handle:
+        line = (result.model_dump_json() + "\n").encode()
+        with self.results_path.open("ab") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.write(line)
+            half = len(line) // 2
+            handle.write(line[:half])
+            handle.flush()
+            failpoint("mid-append")
+            handle.write(line[half:])
             handle.flush()
             os.fsync(handle.fileno())
 
     def results(self) -> Iterator[SampleResult]:
+        """Every whole row; a torn line left by a crash is skipped."""
         if not self.results_path.exists():
             return
-        with self.results_path.open(encoding="utf-8") as handle:
+        with self.results_path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
-                if line.strip():
+                if not line.strip():
+                    continue
+                try:
                     yield SampleResult.model_validate_json(line)
+                except ValidationError:
+                    continue
+
+    def compact(self, keep: Callable[[SampleResult], bool]) -> list[SampleResult]:
+        """Rewrite results.jsonl atomically with the whole rows `keep` accepts."""
+        rows = [row for row in self.results() if keep(row)]
+        write_text_atomic(self.results_path, "".join(row.model_dump_json() + "\n" for row in rows))
+        return rows

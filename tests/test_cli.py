@@ -125,6 +125,7 @@ def test_eval_with_replayed_answers_writes_rows_and_the_leaderboard(
     rows = [
         json.loads(line) for line in (results / "r1" / "results.jsonl").read_text().splitlines()
     ]
+    rows.sort(key=lambda r: r["sample"])
     assert [(r["sample"], r["infra_error"] is None) for r in rows] == [(0, True), (1, False)]
     assert rows[0]["scores"]["boot"] == 0.0
     assert "1.md: no recorded response" in rows[1]["infra_error"]

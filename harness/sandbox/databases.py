@@ -182,3 +182,12 @@ def connect_server(kind: str, url: str) -> DatabaseServer:
     server = SERVER_CLASSES[kind](sync_admin_url(kind, url))
     server.version()
     return server
+
+
+def server_alive(server: DatabaseServer) -> bool:
+    """Whether the server still answers (a dead one makes rows infra errors)."""
+    try:
+        server.version()
+    except InfrastructureError:
+        return False
+    return True

@@ -1,16 +1,25 @@
-"""Choose, per engine, a user-given server (by URL) or a throwaway one of our own."""
+"""Choose, per engine, a user-given server (by URL) or a throwaway one of our own, and
+keep it alive for the run: a local server that dies is replaced."""
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
 from harness.errors import HarnessError
-from harness.sandbox.databases import DatabaseServer, connect_server
+from harness.sandbox.databases import DatabaseServer, connect_server, server_alive
 from harness.sandbox.local_servers import LocalMySQLServer, LocalPostgresServer
 
 SERVER_URL_ENV = {"postgres": "HARNESS_POSTGRES_URL", "mysql": "HARNESS_MYSQL_URL"}
+
+
+def _check_kinds(kinds: Sequence[str]) -> None:
+    for kind in kinds:
+        if kind not in SERVER_URL_ENV:
+            raise HarnessError(f"unknown database {kind!r} (known: postgres, mysql)")
 
 
 def open_server(kind: str) -> DatabaseServer:
@@ -25,10 +34,8 @@ def open_server(kind: str) -> DatabaseServer:
 
 @contextmanager
 def database_servers(kinds: Sequence[str]) -> Iterator[dict[str, DatabaseServer]]:
-    """One server per engine for the whole run; all stopped on the way out."""
-    for kind in kinds:
-        if kind not in SERVER_URL_ENV:
-            raise HarnessError(f"unknown database {kind!r} (known: postgres, mysql)")
+    """One server per engine; all stopped on the way out."""
+    _check_kinds(kinds)
     with ExitStack() as stack:
         servers: dict[str, DatabaseServer] = {}
         for kind in kinds:
@@ -36,3 +43,53 @@ def database_servers(kinds: Sequence[str]) -> Iterator[dict[str, DatabaseServer]
             stack.callback(server.close)
             servers[kind] = server
         yield servers
+
+
+class ServerPool:
+    """The run's servers, shared by worker threads, with recovery from a server death."""
+
+    def __init__(self, kinds: Sequence[str]) -> None:
+        _check_kinds(kinds)
+        self._lock = threading.Lock()
+        self._servers: dict[str, DatabaseServer] = {}
+        self.restarts = 0
+        try:
+            for kind in kinds:
+                self._servers[kind] = open_server(kind)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self._servers)
+
+    def get(self, kind: str) -> DatabaseServer:
+        with self._lock:
+            return self._servers[kind]
+
+    def versions(self) -> dict[str, str]:
+        return {kind: self.get(kind).version() for kind in self.kinds}
+
+    def recover(self, kind: str, failed: DatabaseServer) -> bool:
+        """After an infra error on `failed`: replace it if it died and is ours to restart.
+
+        Returns whether a retry can help (the server was replaced, by us or another
+        thread); a server the user runs (by URL) is never restarted by the harness.
+        """
+        with self._lock:
+            if self._servers[kind] is not failed:
+                return True
+            if server_alive(failed) or os.environ.get(SERVER_URL_ENV[kind]):
+                return False
+            print(f"harness: the {kind} server died; starting a new one", file=sys.stderr)
+            failed.close()
+            self._servers[kind] = open_server(kind)
+            self.restarts += 1
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            for server in self._servers.values():
+                server.close()
+            self._servers.clear()

@@ -1,0 +1,25 @@
+"""A provider for crash tests: answers with the reference and logs every call to the
+file named by COUNTING_PROVIDER_LOG, so a test can prove no call was repeated."""
+
+from __future__ import annotations
+
+import os
+
+from harness.agents import GenerationRequest, ModelResponse, Provider, register_provider
+from harness.agents.reference import ReferenceProvider
+
+
+class CountingProvider:
+    name = "counting"
+    model = "counting"
+
+    def generate(self, request: GenerationRequest) -> ModelResponse:
+        with open(os.environ["COUNTING_PROVIDER_LOG"], "a", encoding="utf-8") as log:
+            log.write(f"{request.task_id} {request.sample}\n")
+        response = ReferenceProvider().generate(request)
+        return response.model_copy(update={"model": self.model})
+
+
+@register_provider("counting")
+def make_counting(argument: str) -> Provider:
+    return CountingProvider()
