@@ -11,6 +11,15 @@ SAMPLES ?= 1
 DB ?= postgres,mysql
 RUNTIME ?= auto
 PYTEST_ARGS ?=
+# Optional: a cost cap in USD, NO_CACHE=1 to ask the model again, sampling parameters.
+MAX_COST ?=
+NO_CACHE ?=
+TEMPERATURE ?=
+MAX_TOKENS ?=
+SEED ?=
+EVAL_FLAGS = $(if $(MAX_COST),--max-cost $(MAX_COST)) $(if $(NO_CACHE),--no-cache) \
+	$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
+	$(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) $(if $(SEED),--seed $(SEED))
 
 .PHONY: setup system-deps runtime eval report test lint typecheck bench clean
 
@@ -30,7 +39,7 @@ setup: system-deps $(STAMP) runtime
 
 eval: setup
 	$(BIN)/harness eval --model '$(MODEL)' --prompt '$(PROMPT)' --tasks '$(TASKS)' \
-		--samples $(SAMPLES) --db '$(DB)' --runtime '$(RUNTIME)'
+		--samples $(SAMPLES) --db '$(DB)' --runtime '$(RUNTIME)' $(EVAL_FLAGS)
 
 report: $(STAMP)
 	$(BIN)/harness report

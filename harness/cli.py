@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.agents import GenerationParams, ModelResponse
 from harness.config import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
 from harness.errors import HarnessError, InputFileError
+from harness.model_cache import ResponseCache
 from harness.report.leaderboard import render_leaderboard
 from harness.runner import (
     EvalConfig,
@@ -34,7 +35,10 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help="provider spec: reference, replay:<dir> (default: reference)",
+        help="provider spec: reference, replay:<dir>, anthropic:<model>, openai:<model>, "
+        "openai-compatible:<model>, 'command:<cmd with {workspace} {prompt}>', a model alias "
+        "(sonnet, opus, haiku, gpt), or agent (the prompt's front matter model) "
+        "(default: reference)",
     )
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="agent@version")
     parser.add_argument("--tasks", default="all", help="comma list of task ids, or all")
@@ -47,6 +51,18 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-report", action="store_true", help="skip the leaderboard")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="ask the model even when an identical call's answer is cached",
+    )
+    parser.add_argument(
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="stop before model calls could cost more than this (needs a priced model)",
+    )
     parser.add_argument(
         "--jobs", type=int, default=0, help="samples graded at once (default: one per core)"
     )
@@ -83,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     runtime = sub.add_parser("runtime", help="the candidate runtime")
     runtime.add_argument("action", choices=["prepare"], help="build the runtime venv now")
     sub.add_parser("tasks", help="list the tasks and their mutants")
+    cache = sub.add_parser("cache", help="the model response cache")
+    cache.add_argument("action", choices=["prune"], help="remove entries not used lately")
+    cache.add_argument("--older-than-days", type=float, default=30.0)
     regrade = sub.add_parser("regrade", help="re-grade a run's stored responses, no model call")
     regrade.add_argument("run_id")
     regrade.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -99,6 +118,8 @@ def command_eval(args: argparse.Namespace) -> int:
             config_from_run(args.results_dir, args.resume),
             jobs=args.jobs,
             grade_cache=not args.no_grade_cache,
+            response_cache=not args.no_cache,
+            **({"max_cost": args.max_cost} if args.max_cost is not None else {}),
         )
         run_eval(config)
         return _report_after(args)
@@ -116,6 +137,8 @@ def command_eval(args: argparse.Namespace) -> int:
         run_id=args.run_id,
         jobs=args.jobs,
         grade_cache=not args.no_grade_cache,
+        response_cache=not args.no_cache,
+        max_cost=args.max_cost,
     )
     run_eval(config)
     return _report_after(args)
@@ -176,6 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.results_dir, args.out or args.results_dir / "leaderboard.html"
             )
             print(f"harness: leaderboard in {out}", file=sys.stderr)
+            return 0
+        if args.command == "cache":
+            cache = ResponseCache.default()
+            removed = cache.prune(args.older_than_days)
+            print(f"harness: removed {removed} cached response(s) from {cache.root}")
             return 0
         if args.command == "regrade":
             regrade_run(args.results_dir, args.run_id)

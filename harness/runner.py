@@ -12,6 +12,7 @@ import hashlib
 import os
 import platform
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from harness.agents import (
     GenerationRequest,
     ModelResponse,
     Provider,
+    registered_providers,
     resolve_provider,
 )
 from harness.config import (
@@ -43,6 +45,16 @@ from harness.extract import extract_files
 from harness.failpoints import failpoint
 from harness.grade_cache import GradeCache, grade_key
 from harness.grading import DEFAULT_GRADERS, CandidateRun, grade_candidate, grader_versions
+from harness.model_aliases import expand_model_spec
+from harness.model_cache import CachedProvider, ResponseCache, with_cache
+from harness.pricing import (
+    BudgetedProvider,
+    CostCapReached,
+    CostPlan,
+    CostTracker,
+    plan_cost,
+    response_cost,
+)
 from harness.progress import RunProgress
 from harness.prompts import AgentDefinition, allowed_packages, build_user_message, load_agent
 from harness.results import BootRecord, ExtractionRecord, SampleResult
@@ -70,6 +82,9 @@ class EvalConfig:
     run_id: str | None = None
     jobs: int = 0
     grade_cache: bool = True
+    response_cache: bool = True  # --no-cache turns it off
+    cache_dir: Path | None = None  # default <CACHE_DIR>/responses
+    max_cost: float | None = None  # USD; --max-cost
 
 
 def default_jobs() -> int:
@@ -122,6 +137,8 @@ def config_from_run(results_dir: Path, run_id: str) -> EvalConfig:
             params=GenerationParams.model_validate(stored["params"]),
             results_dir=results_dir,
             run_id=run_id,
+            max_cost=stored.get("max_cost_usd"),
+            response_cache=stored.get("response_cache", True),
         )
     except FileNotFoundError as exc:
         raise HarnessError(f"cannot resume {run_id!r}: no {path}") from exc
@@ -142,7 +159,9 @@ def extract_response(response: ModelResponse) -> tuple[dict[str, str], Extractio
     extracted = extract_files(response.text)
     problems = list(extracted.problems)
     if response.truncated:
-        problems.append("the provider reports the answer was cut off (max tokens)")
+        problems.append(
+            f"the provider reports the answer was cut off (finish_reason {response.finish_reason})"
+        )
     record = ExtractionRecord(
         shape=extracted.shape,
         truncated=extracted.truncated or response.truncated,
@@ -209,20 +228,57 @@ class EvalRun:
     def __init__(self, config: EvalConfig, provider: Provider | None = None) -> None:
         if config.samples < 1:
             raise HarnessError(f"SAMPLES must be at least 1 (got {config.samples})")
-        self.config = config
         self.jobs = config.jobs or default_jobs()
         self.runtime_name = resolve_runtime(config.runtime)
-        self.provider = provider or resolve_provider(config.model)
+        # The agent first: MODEL=agent (or `anthropic:`) takes the model its front matter names.
         self.agent: AgentDefinition = load_agent(config.prompt)
+        self.requested_model = config.model
+        config = dataclass_replace(
+            config, model=expand_model_spec(config.model, self.agent.model, registered_providers())
+        )
+        self.config = config
         self.tasks: list[Task] = load_tasks(config.tasks)
         if not self.tasks:
             raise HarnessError("no tasks selected")
+        model_provider = provider or resolve_provider(config.model)
+        self.cost_plan = self._plan_cost(model_provider)
+        self.cost = CostTracker(config.max_cost if self.cost_plan else None)
+        cache = None
+        if config.response_cache:
+            cache = ResponseCache(config.cache_dir) if config.cache_dir else ResponseCache.default()
+        # Cache outside the budget: a hit costs nothing and is never refused.
+        self.provider: Provider = with_cache(BudgetedProvider(model_provider, self.cost), cache)
+        self.stopped: str | None = None
         self.run_id = config.run_id or make_run_id(config.model, self.agent.ref)
         self.store = RunStore(config.results_dir / self.run_id)
         self.grade_cache = GradeCache() if config.grade_cache else None
         self.started_at = datetime.now(UTC).isoformat()
         self.counters = {"generated": 0, "reused_responses": 0, "graded": 0, "cached_grades": 0}
         self._counter_lock = threading.Lock()
+
+    def _plan_cost(self, provider: Provider) -> CostPlan | None:
+        """Check --max-cost against the run's worst case before anything starts. Providers
+        that make no paid call (reference, replay) have nothing to cap."""
+        if self.config.max_cost is None:
+            return None
+        if not getattr(provider, "cacheable", False):
+            print(
+                f"harness: --max-cost ignored: MODEL={self.config.model} makes no paid call",
+                file=sys.stderr,
+            )
+            return None
+        prompt_chars = max(
+            len(self.agent.system_prompt) + len(build_user_message(t.brief())) for t in self.tasks
+        )
+        plan = plan_cost(
+            provider.model,
+            self.config.max_cost,
+            calls=len(self.tasks) * self.config.samples,
+            prompt_chars=prompt_chars,
+            max_tokens=self.config.params.max_tokens,
+        )
+        print(f"harness: {plan.describe()}", file=sys.stderr)
+        return plan
 
     def _count(self, name: str) -> None:
         with self._counter_lock:
@@ -239,7 +295,10 @@ class EvalRun:
             "databases": list(self.config.databases),
             "runtime": self.runtime_name,
             "requested_runtime": self.config.runtime,
+            "requested_model": self.requested_model,
             "params": self.config.params.model_dump(),
+            "max_cost_usd": self.config.max_cost,
+            "response_cache": self.config.response_cache,
         }
 
     def _check_resumable(self) -> None:
@@ -261,6 +320,10 @@ class EvalRun:
             "config": self._config_record(),
             "jobs": self.jobs,
             "provider": {"name": self.provider.name, "model": self.provider.model},
+            "usage": self.cost.summary(),
+            "response_cache": self.provider.stats()
+            if isinstance(self.provider, CachedProvider)
+            else None,
             "agent": {
                 "name": self.agent.name,
                 "version": self.agent.version,
@@ -325,7 +388,8 @@ class EvalRun:
                     ]
                     for future in futures:
                         future.result()
-                self.store.write_run_info(self.run_info(pool, runtime, "complete"))
+                status = "stopped: cost cap reached" if self.stopped else "complete"
+                self.store.write_run_info(self.run_info(pool, runtime, status))
             finally:
                 pool.close()
             progress.log(
@@ -370,10 +434,22 @@ class EvalRun:
         write_text_atomic(folder / "response.md", response.text)
         if response.files is not None:
             self.store.write_files(folder / "workspace", response.files)
-        # response.json last: its presence marks the response as complete.
+        # response.json last: its presence marks the response as complete. `cost_usd` is
+        # what the call cost when it was made (a cache hit cost this run nothing).
         write_json_atomic(
-            folder / "response.json", {**response.model_dump(exclude={"text"}), "text": ""}
+            folder / "response.json",
+            {
+                **response.model_dump(exclude={"text"}),
+                "text": "",
+                "cost_usd": response_cost(response, self.provider.model, self.cost.prices),
+            },
         )
+        if response.truncated:
+            print(
+                f"harness: {task.id} #{sample}: the answer was cut off "
+                f"({response.finish_reason}); graded as is, marked truncated",
+                file=sys.stderr,
+            )
         self._count("generated")
         failpoint("after-generate")
         return response
@@ -387,10 +463,17 @@ class EvalRun:
         runtime: Runtime,
         progress: RunProgress,
     ) -> None:
+        if self.stopped:
+            return  # the cost cap was reached: leave the unit for a resume with a higher cap
         progress.stage("generating", +1)
         try:
             response = self._generate(task, sample)
-        except Exception as exc:  # a provider's failure is never the model's score
+        except CostCapReached as exc:
+            if not self.stopped:
+                self.stopped = str(exc)
+                progress.log(f"{exc}: stopping; what finished is kept")
+            return
+        except Exception as exc:  # a provider's failure (ProviderError) is never the model's score
             progress.log(f"{task.id} #{sample}: generation failed: {exc}")
             for kind in kinds:
                 self._record(
@@ -490,7 +573,7 @@ class StoredResponsesOnly:
 
 def regrade_run(results_dir: Path, run_id: str) -> Path:
     """Re-grade a run's stored responses with the current graders; no model call."""
-    config = replace_config(config_from_run(results_dir, run_id), grade_cache=False)
+    config = replace_config(config_from_run(results_dir, run_id), grade_cache=False, max_cost=None)
     store = RunStore(results_dir / run_id)
     if store.results_path.exists():
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -2,8 +2,8 @@
 
 The key comes from ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL (read by the SDK) points the
 client elsewhere, e.g. at a gateway. Anthropic takes no seed: a `--seed` is recorded in
-run.json but not sent. Temperature is sent only when set, because recent models reject
-any non-default sampling parameter.
+run.json but not sent. Temperature is sent only when set, because current models reject
+any non-default sampling parameter (a 400, reported as a ProviderError).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from harness.agents.retry import RetryPolicy, call_with_retries
 from harness.agents.sdk import classify_sdk_error, decode_body
 from harness.agents.secrets import require_api_key, scrub
 from harness.errors import HarnessError
-from harness.model_aliases import resolve_model_alias
+from harness.model_aliases import model_for
 
 KEY_VARIABLE = "ANTHROPIC_API_KEY"
 _FINISH_REASONS = {
@@ -124,7 +124,9 @@ class AnthropicProvider:
                 max_tokens=request.params.max_tokens,
                 system=request.system_prompt,
                 messages=[{"role": "user", "content": request.user_message}],
-                temperature=anthropic.omit if temperature is None else temperature,
+                # This SDK no longer has a `temperature` argument (current models reject
+                # one); older models still take it, so a set value goes in the body.
+                extra_body=None if temperature is None else {"temperature": temperature},
             )
         except anthropic.APIError as exc:
             raise classify_sdk_error(exc, self.timeout) from None
@@ -141,5 +143,7 @@ class AnthropicProvider:
 @register_provider("anthropic")
 def make_anthropic(argument: str) -> Provider:
     if not argument:
-        raise HarnessError("MODEL=anthropic needs a model: anthropic:<model> (e.g. anthropic:sonnet)")
-    return AnthropicProvider(resolve_model_alias(argument) or argument)
+        raise HarnessError(
+            "MODEL=anthropic needs a model: anthropic:<model> (e.g. anthropic:sonnet)"
+        )
+    return AnthropicProvider(model_for("anthropic", argument))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -72,6 +73,9 @@ class Provider(Protocol):
 
 ProviderFactory = Callable[[str], Provider]
 _REGISTRY: dict[str, ProviderFactory] = {}
+# Providers whose module loads a heavy SDK, imported when first asked for: `harness tasks`
+# or MODEL=reference should not spend seconds loading the anthropic and openai SDKs.
+_LAZY_MODULES: dict[str, str] = {}
 
 
 def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
@@ -84,16 +88,23 @@ def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]
     return decorate
 
 
+def register_lazy_provider(name: str, module: str) -> None:
+    """Declare that importing `module` registers the provider `name`."""
+    _LAZY_MODULES[name] = module
+
+
 def registered_providers() -> list[str]:
     """The provider names a MODEL spec may start with."""
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_LAZY_MODULES))
 
 
 def resolve_provider(spec: str) -> Provider:
     """`reference`, `replay:<dir>`, `anthropic:<model>` ... -> a provider."""
     name, _, argument = spec.partition(":")
+    if name not in _REGISTRY and name in _LAZY_MODULES:
+        importlib.import_module(_LAZY_MODULES[name])
     factory = _REGISTRY.get(name)
     if factory is None:
-        known = ", ".join(sorted(_REGISTRY))
+        known = ", ".join(registered_providers())
         raise HarnessError(f"unknown model provider {name!r} in MODEL={spec!r} (known: {known})")
     return factory(argument)

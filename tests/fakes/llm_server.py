@@ -23,6 +23,8 @@ class Reply:
     body: bytes | str | dict[str, Any] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # Answer with the credential the client sent quoted in the body, as some gateways do.
+    echo_credential: bool = False
 
     def encoded(self) -> bytes:
         if isinstance(self.body, dict):
@@ -120,7 +122,9 @@ class FakeModelServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -173,6 +177,12 @@ class FakeModelServer:
                     if reply.delay:
                         time.sleep(reply.delay)
                     payload = reply.encoded()
+                    if reply.echo_credential:
+                        credential = self.headers.get("x-api-key") or self.headers.get(
+                            "Authorization", ""
+                        )
+                        message = f"invalid credential {credential!r}"
+                        payload = json.dumps({"error": {"message": message}}).encode()
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
