@@ -1,0 +1,214 @@
+"""Helpers shared by the blog task's hidden tests (accounts, posts, comments, pages, rows)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+INT32_MAX = 2147483647
+HASH_PREFIXES = ("$argon2", "$2a$", "$2b$", "$2y$", "$pbkdf2", "pbkdf2", "$scrypt", "scrypt:")
+
+
+def new_token() -> str:
+    return "tk" + uuid.uuid4().hex[:12]
+
+
+def new_password() -> str:
+    return "Pw-" + uuid.uuid4().hex[:13]
+
+
+def new_email(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:16]}@example.com"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    email: str
+    password: str
+    full_name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def register(
+    api: httpx.Client,
+    *,
+    email: str | None = None,
+    password: str | None = None,
+    full_name: str = "Blog Writer",
+) -> dict[str, Any]:
+    payload = {
+        "email": email or new_email(),
+        "password": password or new_password(),
+        "full_name": full_name,
+    }
+    response = api.post("/auth/register", json=payload)
+    assert response.status_code == 201, (
+        f"POST /auth/register {payload['email']}: {response.status_code} {response.text[:500]}"
+    )
+    body = response.json()
+    assert isinstance(body, dict), f"POST /auth/register returned {body!r}, expected a user"
+    assert isinstance(body.get("id"), int), f"registered user id is not an int: {body!r}"
+    return body
+
+
+def login(api: httpx.Client, email: str, password: str) -> dict[str, Any]:
+    response = api.post("/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, (
+        f"POST /auth/login {email}: {response.status_code} {response.text[:500]}"
+    )
+    body = response.json()
+    assert isinstance(body, dict), f"POST /auth/login returned {body!r}"
+    assert isinstance(body.get("access_token"), str) and body["access_token"], (
+        f"login response has no access_token: {body!r}"
+    )
+    return body
+
+
+def new_account(api: httpx.Client, full_name: str = "Blog Writer") -> Account:
+    email = new_email()
+    password = new_password()
+    user = register(api, email=email, password=password, full_name=full_name)
+    tokens = login(api, email, password)
+    return Account(
+        id=user["id"],
+        email=email,
+        password=password,
+        full_name=full_name,
+        token=tokens["access_token"],
+    )
+
+
+def create_post(
+    api: httpx.Client,
+    author: Account,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    tags: list[str] | None = None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "title": title or f"Post {new_token()}",
+        "body": body or f"Body of a post {new_token()}",
+    }
+    if tags is not None:
+        payload["tags"] = tags
+    response = api.post("/posts", json=payload, headers=author.headers)
+    assert response.status_code == 201, (
+        f"POST /posts {payload}: {response.status_code} {response.text[:500]}"
+    )
+    post = response.json()
+    assert isinstance(post, dict), f"POST /posts returned {post!r}, expected a post"
+    assert isinstance(post.get("id"), int), f"post id is not an int: {post!r}"
+    return post
+
+
+def create_comment(
+    api: httpx.Client, author: Account, post_id: int, body: str | None = None
+) -> dict[str, Any]:
+    payload = {"body": body or f"Comment {new_token()}"}
+    response = api.post(f"/posts/{post_id}/comments", json=payload, headers=author.headers)
+    assert response.status_code == 201, (
+        f"POST /posts/{post_id}/comments: {response.status_code} {response.text[:500]}"
+    )
+    comment = response.json()
+    assert isinstance(comment, dict), f"comment creation returned {comment!r}"
+    assert isinstance(comment.get("id"), int), f"comment id is not an int: {comment!r}"
+    return comment
+
+
+def get_post(api: httpx.Client, post_id: int) -> dict[str, Any]:
+    response = api.get(f"/posts/{post_id}")
+    assert response.status_code == 200, (
+        f"GET /posts/{post_id}: {response.status_code} {response.text[:500]}"
+    )
+    post = response.json()
+    assert isinstance(post, dict), f"GET /posts/{post_id} returned {post!r}"
+    return post
+
+
+def check_page(response: httpx.Response, what: str) -> dict[str, Any]:
+    assert response.status_code == 200, f"{what}: {response.status_code} {response.text[:500]}"
+    page = response.json()
+    assert isinstance(page, dict), f"{what} returned {page!r}, expected a page object"
+    for key in ("items", "total", "limit", "offset"):
+        assert key in page, f"{what} page lacks {key!r}: {page!r}"
+    assert isinstance(page["items"], list), f"{what}: items is not a list: {page!r}"
+    return page
+
+
+def list_posts(api: httpx.Client, **params: Any) -> dict[str, Any]:
+    return check_page(api.get("/posts", params=params), f"GET /posts {params}")
+
+
+def list_comments(api: httpx.Client, post_id: int, **params: Any) -> dict[str, Any]:
+    return check_page(
+        api.get(f"/posts/{post_id}/comments", params=params),
+        f"GET /posts/{post_id}/comments {params}",
+    )
+
+
+def ids_of(page: dict[str, Any]) -> list[int]:
+    return [item["id"] for item in page["items"]]
+
+
+def author_of(item: dict[str, Any]) -> tuple[Any, Any]:
+    author = item.get("author")
+    assert isinstance(author, dict), f"author is not an object: {item!r}"
+    return author.get("id"), author.get("full_name")
+
+
+def parse_timestamp(value: Any) -> datetime:
+    assert isinstance(value, str), f"timestamp {value!r} is not a string"
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise AssertionError(f"timestamp {value!r} is not ISO 8601") from exc
+
+
+def walk_json(value: Any) -> Iterator[tuple[str | None, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key), item
+            yield from walk_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield None, item
+            yield from walk_json(item)
+
+
+def assert_no_password(response: httpx.Response, plaintext: str) -> None:
+    assert plaintext not in response.text, "the plaintext password appears in the response"
+    if not response.content:
+        return
+    for key, value in walk_json(response.json()):
+        if key is not None:
+            assert "password" not in key.lower(), f"response exposes a password field {key!r}"
+        if isinstance(value, str):
+            assert not value.startswith(HASH_PREFIXES), f"response exposes a hash {value!r}"
+
+
+def comment_rows_containing(db: Engine, text: str) -> list[dict[str, Any]]:
+    """Rows of the comment tables (any table whose name contains "comment") holding text."""
+    inspector = sa.inspect(db)
+    tables = [name for name in inspector.get_table_names() if "comment" in name.lower()]
+    assert tables, f"no table whose name contains 'comment' among {inspector.get_table_names()}"
+    quote = db.dialect.identifier_preparer.quote
+    found: list[dict[str, Any]] = []
+    with db.connect() as connection:
+        for table in tables:
+            for row in connection.execute(sa.text(f"SELECT * FROM {quote(table)}")).mappings():
+                if any(isinstance(value, str) and text in value for value in row.values()):
+                    found.append(dict(row))
+    return found

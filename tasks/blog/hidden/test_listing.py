@@ -1,0 +1,261 @@
+"""Hidden tests of the blog task: listing posts (filters, sort, pages) and its query cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from graders.statement_counter import StatementCounter
+
+from blog_support import (
+    Account,
+    author_of,
+    create_comment,
+    create_post,
+    ids_of,
+    list_posts,
+    new_account,
+    new_token,
+    parse_timestamp,
+    register,
+)
+
+SMALL_PAGE = 3
+LARGE_PAGE = 25
+STATEMENT_SLACK = 2
+
+
+def test_list_posts_envelope_and_defaults(api: httpx.Client, alice: Account) -> None:
+    token = new_token()
+    post = create_post(api, alice, title=f"Envelope {token}")
+    page = list_posts(api, search=token)
+    assert (page["limit"], page["offset"], page["total"]) == (20, 0, 1)
+    assert ids_of(page) == [post["id"]]
+    everything = list_posts(api)
+    assert (everything["limit"], everything["offset"]) == (20, 0)
+    assert isinstance(everything["total"], int) and everything["total"] >= 1
+    assert 1 <= len(everything["items"]) <= 20
+
+
+def test_list_posts_items_are_full_posts(
+    api: httpx.Client, alice: Account, bob: Account, carol: Account
+) -> None:
+    token = new_token()
+    post = create_post(
+        api, alice, title=f"Full {token}", body="Complete body", tags=[f"y{token}", f"x{token}"]
+    )
+    create_comment(api, bob, post["id"])
+    create_comment(api, carol, post["id"])
+    bare = create_post(api, bob, title=f"Bare {token}")
+    page = list_posts(api, search=token)
+    items = {item["id"]: item for item in page["items"]}
+    assert sorted(items) == sorted([post["id"], bare["id"]])
+    full = items[post["id"]]
+    assert (full["title"], full["body"]) == (f"Full {token}", "Complete body")
+    assert sorted(full["tags"]) == [f"x{token}", f"y{token}"]
+    assert author_of(full) == (alice.id, alice.full_name)
+    assert full["comment_count"] == 2
+    parse_timestamp(full["created_at"])
+    parse_timestamp(full["updated_at"])
+    assert author_of(items[bare["id"]]) == (bob.id, bob.full_name)
+    assert (items[bare["id"]]["comment_count"], items[bare["id"]]["tags"]) == (0, [])
+
+
+def check_created_at_order(
+    api: httpx.Client, token: str, created: list[dict[str, Any]], **params: Any
+) -> None:
+    reverse = params.get("sort", "-created_at") == "-created_at"
+    page = list_posts(api, search=token, **params)
+    assert sorted(ids_of(page)) == sorted(post["id"] for post in created)
+    stamps = [parse_timestamp(item["created_at"]) for item in page["items"]]
+    assert stamps == sorted(stamps, reverse=reverse), f"{params}: not ordered: {stamps}"
+    created_stamps = [parse_timestamp(post["created_at"]) for post in created]
+    if len(set(created_stamps)) == len(created_stamps):
+        expected = [post["id"] for post in created]
+        assert ids_of(page) == (expected[::-1] if reverse else expected), f"{params}"
+
+
+def test_list_posts_default_newest_first(api: httpx.Client, alice: Account) -> None:
+    token = new_token()
+    created = [create_post(api, alice, title=f"{token} number {index}") for index in range(3)]
+    check_created_at_order(api, token, created)
+
+
+def test_list_posts_sort_by_created_at(api: httpx.Client, alice: Account) -> None:
+    token = new_token()
+    created = [create_post(api, alice, title=f"{token} number {index}") for index in range(3)]
+    check_created_at_order(api, token, created, sort="created_at")
+    check_created_at_order(api, token, created, sort="-created_at")
+
+
+def test_list_posts_rejects_unknown_sort(api: httpx.Client) -> None:
+    for sort in ("bogus", "title", "-id", "created_at; DROP TABLE posts"):
+        response = api.get("/posts", params={"sort": sort})
+        assert response.status_code == 422, f"sort={sort!r}: {response.status_code}"
+
+
+def test_list_posts_search_title_and_body_case_insensitively(
+    api: httpx.Client, alice: Account
+) -> None:
+    token = new_token()
+    in_title = create_post(api, alice, title=f"About {token.upper()} things", body="Plain")
+    in_body = create_post(api, alice, title="Plain title", body=f"Deep inside: {token}Tail")
+    create_post(api, alice, title=f"Decoy {token[:-1]}", body=f"decoy {token[1:]}")
+    expected = sorted([in_title["id"], in_body["id"]])
+    for query in (token, token.upper(), token.swapcase()[:8] + token[8:]):
+        page = list_posts(api, search=query)
+        assert sorted(ids_of(page)) == expected, f"search={query!r}: {page}"
+        assert page["total"] == 2
+    title_only = list_posts(api, search=f"about {token}")
+    assert ids_of(title_only) == [in_title["id"]]
+    body_only = list_posts(api, search=f"{token}tAIL")
+    assert ids_of(body_only) == [in_body["id"]]
+
+
+def test_list_posts_search_is_literal(api: httpx.Client, alice: Account) -> None:
+    token = new_token()
+    literal = create_post(api, alice, title=f"{token} 100% real_deal")
+    create_post(api, alice, title=f"{token} 100x realXdeal")
+    for query, expected in (
+        (f"{token} 100%", [literal["id"]]),
+        (f"{token} 100% real_deal", [literal["id"]]),
+        (f"{token} 100_", []),
+        (f"{token}%deal", []),
+    ):
+        page = list_posts(api, search=query)
+        assert ids_of(page) == expected, f"search={query!r}: {page}"
+
+
+def test_list_posts_filter_by_tag_is_exact(api: httpx.Client, alice: Account) -> None:
+    token = new_token()
+    tag = f"t{token}"
+    exact = create_post(api, alice, tags=[tag, "shared"])
+    create_post(api, alice, tags=[f"{tag}x"])
+    create_post(api, alice, tags=[f"x{tag}", "shared"])
+    also = create_post(api, alice, tags=["other", tag])
+    page = list_posts(api, tag=tag)
+    assert sorted(ids_of(page)) == sorted([exact["id"], also["id"]]), f"tag={tag}: {page}"
+    assert page["total"] == 2
+    for item in page["items"]:
+        assert tag in item["tags"], item
+    assert list_posts(api, tag=tag[:-2])["total"] == 0
+    assert list_posts(api, tag=f"{tag}x")["total"] == 1
+
+
+def test_list_posts_filter_by_author_id(api: httpx.Client, alice: Account, bob: Account) -> None:
+    author = new_account(api, full_name="Solo Author")
+    mine = [create_post(api, author) for _ in range(2)]
+    create_post(api, bob)
+    page = list_posts(api, author_id=author.id)
+    assert sorted(ids_of(page)) == sorted(post["id"] for post in mine)
+    assert page["total"] == 2
+    assert all(author_of(item) == (author.id, "Solo Author") for item in page["items"])
+    silent = register(api, full_name="Silent Reader")
+    empty = list_posts(api, author_id=silent["id"])
+    assert (empty["items"], empty["total"]) == ([], 0)
+    assert api.get("/posts", params={"author_id": "abc"}).status_code == 422
+
+
+def test_list_posts_filters_combine(api: httpx.Client, alice: Account, bob: Account) -> None:
+    token = new_token()
+    tag = f"c{token}"
+    target = create_post(api, alice, title=f"{token} tagged", tags=[tag])
+    untagged = create_post(api, alice, title=f"{token} untagged")
+    by_bob = create_post(api, bob, title=f"{token} by bob", tags=[tag])
+    create_post(api, alice, title="Unrelated title", tags=[tag])
+    combos: list[tuple[dict[str, Any], list[int]]] = [
+        ({"search": token, "tag": tag, "author_id": alice.id}, [target["id"]]),
+        ({"search": token, "tag": tag}, [target["id"], by_bob["id"]]),
+        ({"search": token, "author_id": alice.id}, [target["id"], untagged["id"]]),
+        ({"search": token, "author_id": bob.id}, [by_bob["id"]]),
+    ]
+    for params, expected in combos:
+        page = list_posts(api, **params)
+        assert sorted(ids_of(page)) == sorted(expected), f"{params}: {page}"
+        assert page["total"] == len(expected), f"{params}: total {page['total']}"
+
+
+def test_list_posts_pagination_slices(api: httpx.Client, alice: Account) -> None:
+    token = new_token()
+    created = [create_post(api, alice, title=f"{token} page {index}") for index in range(5)]
+    whole = list_posts(api, search=token, sort="created_at", limit=100)
+    order = ids_of(whole)
+    assert sorted(order) == sorted(post["id"] for post in created)
+    for limit, offset in ((2, 0), (2, 2), (2, 4), (3, 1), (1, 4)):
+        page = list_posts(api, search=token, sort="created_at", limit=limit, offset=offset)
+        assert (page["total"], page["limit"], page["offset"]) == (5, limit, offset)
+        assert ids_of(page) == order[offset : offset + limit], f"limit={limit} offset={offset}"
+    beyond = list_posts(api, search=token, limit=2, offset=5)
+    assert (beyond["items"], beyond["total"]) == ([], 5)
+
+
+def test_list_posts_rejects_out_of_range_pagination(api: httpx.Client) -> None:
+    for params in (
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": -1},
+        {"offset": -1},
+        {"limit": "abc"},
+        {"offset": "abc"},
+    ):
+        response = api.get("/posts", params=params)
+        assert response.status_code == 422, f"{params}: {response.status_code} {response.text}"
+    for limit in (1, 100):
+        page = list_posts(api, limit=limit)
+        assert page["limit"] == limit
+        assert len(page["items"]) <= limit
+
+
+def test_list_posts_large_offset_is_not_a_server_error(api: httpx.Client) -> None:
+    token = new_token()
+    for offset in (1_000_000, 2**31, 2**63, 10**30):
+        response = api.get("/posts", params={"search": token, "offset": offset})
+        assert response.status_code in (200, 422), f"offset={offset}: {response.status_code}"
+        if response.status_code == 200:
+            page = response.json()
+            assert page["items"] == [], f"offset={offset}: {page}"
+
+
+def statements_for(
+    api: httpx.Client, counter: StatementCounter, params: dict[str, Any], size: int
+) -> int:
+    """Statements the app ran for one list request (the fewest of two tries)."""
+    costs: list[int] = []
+    for _ in range(2):
+        before = counter.total()
+        page = list_posts(api, **params)
+        after = counter.total()
+        assert len(page["items"]) == size, f"{params}: {len(page['items'])} items"
+        costs.append(after - before)
+    return min(costs)
+
+
+def test_list_posts_statement_count_does_not_grow_with_page_size(
+    api: httpx.Client, sql_statements: StatementCounter, writers: list[Account]
+) -> None:
+    token = new_token()
+    posts = []
+    for index in range(LARGE_PAGE):
+        author = writers[index % len(writers)]
+        tags = [f"n{token}", f"n{index % 4}{token}"]
+        post = create_post(api, author, title=f"{token} crowded {index}", tags=tags)
+        create_comment(api, writers[(index + 1) % len(writers)], post["id"])
+        if index % 3 == 0:
+            create_comment(api, writers[(index + 2) % len(writers)], post["id"])
+        posts.append(post)
+    expected_comments = {post["id"]: 2 if index % 3 == 0 else 1 for index, post in enumerate(posts)}
+    small = {"search": token, "limit": SMALL_PAGE}
+    large = {"search": token, "limit": LARGE_PAGE}
+    for params in (small, large):
+        page = list_posts(api, **params)
+        for item in page["items"]:
+            assert item["comment_count"] == expected_comments[item["id"]], item
+            assert author_of(item)[0] in {writer.id for writer in writers}, item
+            assert f"n{token}" in item["tags"], item
+    small_cost = statements_for(api, sql_statements, small, SMALL_PAGE)
+    large_cost = statements_for(api, sql_statements, large, LARGE_PAGE)
+    assert small_cost >= 1, f"no SQL statement counted for a list request ({small_cost})"
+    assert abs(large_cost - small_cost) <= STATEMENT_SLACK, (
+        f"listing {SMALL_PAGE} posts ran {small_cost} SQL statements but listing "
+        f"{LARGE_PAGE} posts ran {large_cost}: queries grow with the page size (N+1)"
+    )
