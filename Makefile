@@ -21,7 +21,7 @@ EVAL_FLAGS = $(if $(MAX_COST),--max-cost $(MAX_COST)) $(if $(NO_CACHE),--no-cach
 	$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
 	$(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) $(if $(SEED),--seed $(SEED))
 
-.PHONY: setup system-deps runtime eval report test lint typecheck bench clean
+.PHONY: setup system-deps browser-deps runtime eval report compare test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,18 @@ eval: setup
 		--samples $(SAMPLES) --db '$(DB)' --runtime '$(RUNTIME)' $(EVAL_FLAGS)
 
 report: $(STAMP)
-	$(BIN)/harness report
+	$(BIN)/harness report --csv --json
+
+# make compare A=results/<run_a> B=results/<run_b>   (or A=prompt=agent@v1 B=prompt=agent@v2)
+compare: $(STAMP)
+	$(BIN)/harness compare '$(A)' '$(B)' --html results/compare.html
+
+# Headless Chromium for the leaderboard's browser test (Debian's package).
+browser-deps:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "the browser test needs Chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness graders tests bench
@@ -51,11 +62,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: setup lint typecheck
+test: setup browser-deps lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python bench/grade_reference.py
+	$(BIN)/python bench/leaderboard_build.py
 
 clean:
-	rm -rf $(VENV) results/*/ results/leaderboard.html
+	rm -rf $(VENV) results/*/ results/leaderboard.html results/leaderboard.csv \
+		results/leaderboard.json results/compare.html

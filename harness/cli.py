@@ -1,4 +1,4 @@
-"""The one console script: `harness eval | grade | report | runtime | tasks`."""
+"""The one console script: `harness eval | grade | report | compare | runtime | tasks`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from harness.agents import GenerationParams, ModelResponse
 from harness.config import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
 from harness.errors import HarnessError, InputFileError
 from harness.model_cache import ResponseCache
-from harness.report.leaderboard import render_leaderboard
+from harness.report import compare_command, comparison_text, render_leaderboard
 from harness.runner import (
     EvalConfig,
     config_from_run,
@@ -88,14 +88,67 @@ def _add_grade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
 
 
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser("report", help="write the HTML leaderboard over all runs")
+    report.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    report.add_argument("--out", type=Path, default=None)
+    for kind in ("csv", "json"):
+        report.add_argument(
+            f"--{kind}",
+            type=Path,
+            nargs="?",
+            const=True,
+            default=None,
+            metavar="PATH",
+            help=f"also write the aggregated table as {kind.upper()} (default: beside --out)",
+        )
+    report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
+
+
+def _add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "compare", help="compare two runs or prompt versions, paired, with a significance test"
+    )
+    for name in ("run_a", "run_b"):
+        parser.add_argument(
+            name,
+            metavar=name.upper(),
+            help="a run folder, a run id under --results-dir, or a selector over every run "
+            "there: prompt=agent@v2, model=x,prompt=y, run=<id>",
+        )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--html", type=Path, default=None, help="write the comparison page here")
+    parser.add_argument("--json", type=Path, default=None, help="write the comparison as JSON")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when RUN_B is significantly worse than RUN_A",
+    )
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    result = compare_command(
+        args.run_a,
+        args.run_b,
+        args.results_dir,
+        html_out=args.html,
+        json_out=args.json,
+        alpha=args.alpha,
+    )
+    print(comparison_text(result), end="")
+    if args.html is not None:
+        print(f"harness: comparison in {args.html}", file=sys.stderr)
+    return 1 if args.fail_on_regression and result.significant_regression else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_eval(sub)
     _add_grade(sub)
-    report = sub.add_parser("report", help="write the HTML leaderboard over all runs")
-    report.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    report.add_argument("--out", type=Path, default=None)
+    _add_report(sub)
+    _add_compare(sub)
     runtime = sub.add_parser("runtime", help="the candidate runtime")
     runtime.add_argument("action", choices=["prepare"], help="build the runtime venv now")
     sub.add_parser("tasks", help="list the tasks and their mutants")
@@ -196,10 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_grade(args)
         if args.command == "report":
             out = render_leaderboard(
-                args.results_dir, args.out or args.results_dir / "leaderboard.html"
+                args.results_dir,
+                args.out or args.results_dir / "leaderboard.html",
+                csv_out=args.csv,
+                json_out=args.json,
+                seed=args.seed,
             )
             print(f"harness: leaderboard in {out}", file=sys.stderr)
             return 0
+        if args.command == "compare":
+            return command_compare(args)
         if args.command == "cache":
             cache = ResponseCache.default()
             removed = cache.prune(args.older_than_days)

@@ -1,82 +1,142 @@
-"""A first, plain leaderboard: mean scores per (model, prompt, task, database) over
-every run's results.jsonl, rendered as one self-contained HTML file."""
+"""The leaderboard page over every run under a results folder: the aggregated table,
+breakdowns, charts and the per-sample drill-down, in one self-contained HTML file."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+import pandas as pd
 
-from harness.results import SampleResult
-from harness.store import RESULTS_FILE, RUN_FILE, RunStore, write_text_atomic
-
-
-@dataclass
-class LeaderboardRow:
-    model: str
-    prompt: str
-    task: str
-    database: str
-    rows: int = 0
-    infra_errors: int = 0
-    sums: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, result: SampleResult) -> None:
-        self.rows += 1
-        if result.infra_error is not None:
-            self.infra_errors += 1
-            return
-        for name, score in result.scores.items():
-            self.sums[name] = self.sums.get(name, 0.0) + score
-            self.counts[name] = self.counts.get(name, 0) + 1
-
-    def mean(self, name: str) -> float | None:
-        count = self.counts.get(name, 0)
-        return self.sums[name] / count if count else None
+from harness.report.aggregate import Leaderboard, aggregate_results
+from harness.report.charts import BarChart, Scatter, bar_chart, scatter
+from harness.report.drilldown import Drilldown, DrilldownLimits, build_drilldown
+from harness.report.export import export_csv, export_json
+from harness.report.frame import ResultSet, load_results
+from harness.report.html import render_page
+from harness.report.stats import DEFAULT_RESAMPLES
+from harness.store import write_text_atomic
 
 
-def load_all_results(results_dir: Path) -> list[SampleResult]:
-    """Every row of every run folder that has run.json and results.jsonl."""
-    rows: list[SampleResult] = []
-    for run_file in sorted(results_dir.glob(f"*/{RUN_FILE}")):
-        if (run_file.parent / RESULTS_FILE).exists():
-            rows.extend(RunStore(run_file.parent).results())
-    return rows
+@dataclass(frozen=True)
+class LeaderboardPage:
+    html: str
+    board: Leaderboard
+    drilldown: Drilldown
 
 
-def aggregate(results: list[SampleResult]) -> list[LeaderboardRow]:
-    groups: dict[tuple[str, str, str, str], LeaderboardRow] = defaultdict(
-        lambda: LeaderboardRow("", "", "", "")
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return cast(list[dict[str, Any]], frame.to_dict("records"))
+
+
+def group_label(model: object, prompt: object) -> str:
+    return f"{model or '–'} · {prompt or '–'}"
+
+
+def _runs(results: ResultSet) -> list[dict[str, Any]]:
+    frame = results.frame
+    if frame.empty:
+        return []
+    runs = frame.groupby("run_id", sort=True).agg(
+        model=("model", "first"),
+        prompt=("prompt", "first"),
+        rows=("task", "size"),
+        infra_errors=("infra", "sum"),
     )
-    for result in results:
-        key = (result.model, result.prompt, result.task, result.database)
-        row = groups[key]
-        row.model, row.prompt, row.task, row.database = key
-        row.add(result)
-    return sorted(
-        groups.values(), key=lambda r: (-(r.mean("overall") or 0.0), r.model, r.task, r.database)
-    )
+    return _records(runs.reset_index())
 
 
-def grader_columns(rows: list[LeaderboardRow]) -> list[str]:
-    names = {name for row in rows for name in row.counts if name != "overall"}
-    return ["overall", *sorted(names)]
+def _bar_items(rows: list[dict[str, Any]], key: str) -> list[tuple[str, float, float, float]]:
+    return [
+        (group_label(r["model"], r["prompt"]), r[key], r[f"{key}_low"], r[f"{key}_high"])
+        for r in rows
+    ]
 
 
-def render_leaderboard(results_dir: Path, out: Path) -> Path:
-    rows = aggregate(load_all_results(results_dir))
-    environment = Environment(
-        loader=PackageLoader("harness.report", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-    )
-    html = environment.get_template("leaderboard.html.j2").render(
-        rows=rows,
-        columns=grader_columns(rows),
+def _charts(board: Leaderboard) -> tuple[BarChart, BarChart, Scatter]:
+    rows = _records(board.table)
+    level = f"{board.level * 100:.0f}%"
+    overall = bar_chart(f"Overall score with {level} interval", _bar_items(rows, "overall"))
+    passing = bar_chart(f"pass@1 with {level} interval", _bar_items(rows, "pass@1"))
+    # Cost where any model has a price; otherwise tokens; otherwise time, and say which.
+    table = board.table
+    tokens = table["input_tokens"].fillna(0) + table["output_tokens"].fillna(0)
+    x_key, x_label = "wall_seconds", "seconds per sample (no cost or tokens recorded)"
+    if table["cost_usd"].notna().any():
+        x_key, x_label = "cost_usd", "cost per sample (USD)"
+    elif tokens.gt(0).any():
+        x_key, x_label = "tokens", "tokens per sample (in + out; no cost recorded)"
+    items = []
+    for r in rows:
+        x = r[x_key] if x_key != "tokens" else _sum(r["input_tokens"], r["output_tokens"])
+        label = group_label(r["model"], r["prompt"])
+        items.append((label, x, r["overall"], r["overall_low"], r["overall_high"]))
+    cost = scatter("Cost against overall score", x_label, "overall score", items)
+    return overall, passing, cost
+
+
+def _sum(*values: float) -> float:
+    present = [v for v in values if not math.isnan(v)]
+    return sum(present) if present else math.nan
+
+
+def build_leaderboard(
+    results: ResultSet,
+    *,
+    seed: int = 0,
+    resamples: int = DEFAULT_RESAMPLES,
+    limits: DrilldownLimits | None = None,
+) -> LeaderboardPage:
+    board = aggregate_results(results, seed=seed, resamples=resamples)
+    drill = build_drilldown(results, limits)
+    overall_chart, pass_chart, cost_chart = _charts(board)
+    hidden = [m.label for m in board.metrics if m.kind == "pass"]
+    shown_pass = board.shown_metrics("pass")
+    hidden = [label for label in hidden if label not in {m.label for m in shown_pass}]
+    html = render_page(
+        "leaderboard.html.j2",
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        board=board,
+        rows=_records(board.table),
+        cells=_records(board.cells),
+        pass_metrics=shown_pass,
+        secure_metrics=board.shown_metrics("secure"),
+        grader_metrics=board.shown_metrics("grader"),
+        task_metrics=board.shown_metrics("task"),
+        db_metrics=board.shown_metrics("database"),
+        hidden_ks=(
+            f"{', '.join(hidden)}: not shown, no model has enough samples in every cell."
+            if hidden and len(board.table)
+            else ""
+        ),
+        overall_chart=overall_chart,
+        pass_chart=pass_chart,
+        cost_chart=cost_chart,
+        drill=drill,
+        drill_data=drill.as_json(),
+        runs=_runs(results),
     )
-    write_text_atomic(out, html)
+    return LeaderboardPage(html=html, board=board, drilldown=drill)
+
+
+def render_leaderboard(
+    results_dir: Path,
+    out: Path,
+    *,
+    csv_out: Path | bool | None = None,
+    json_out: Path | bool | None = None,
+    seed: int = 0,
+    resamples: int = DEFAULT_RESAMPLES,
+) -> Path:
+    """Write the leaderboard over every run under `results_dir` to `out`, and the
+    aggregated table as CSV and JSON where asked (`True`: beside `out`, same stem)."""
+    page = build_leaderboard(load_results(results_dir), seed=seed, resamples=resamples)
+    write_text_atomic(out, page.html)
+    if csv_out:
+        export_csv(page.board, out.with_suffix(".csv") if csv_out is True else Path(csv_out))
+    if json_out:
+        export_json(page.board, out.with_suffix(".json") if json_out is True else Path(json_out))
     return out

@@ -1,0 +1,196 @@
+"""Every run's rows as one pandas frame: one row per sample x database, with the
+derived pass and "correct and secure" flags and the sample's usage from response.json.
+
+Columns: `model`, `prompt`, `run_id`, `task`, `sample`, `database`, `infra` (bool),
+`infra_error`, `boot_ok`, `boot_error`, `score:<grader>` for every grader seen plus
+`score:overall` (NaN where a grader did not run), `passed` and `secure` (1.0, 0.0, or
+NaN when undefined), `hidden_passed`, `hidden_total`, `failed_tests` (names, or None
+when the hidden tests did not run), `findings` (`Finding`s), `grade_seconds`, and per
+sample `input_tokens`, `output_tokens`, `cached_tokens`, `cost_usd`, `gen_seconds`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.results import SampleResult
+from harness.store import RESULTS_FILE, RUN_FILE, RunStore
+
+SECURITY_GRADER = "security"
+FUNCTIONAL_GRADER = "functional"
+BLOCKING_SEVERITIES = frozenset({"high", "critical"})
+# Scores are rounded to 4 places when stored; 1.0 means every hidden test passed.
+FULL_SCORE = 1.0 - 1e-9
+SAMPLE_KEY = ["run_id", "task", "sample"]
+USAGE_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "cost_usd", "gen_seconds")
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """Rows of one or more runs, and where each run's artifacts are."""
+
+    frame: pd.DataFrame
+    graders: tuple[str, ...]
+    run_dirs: dict[str, Path]
+    root: Path | None = None
+
+    @property
+    def empty(self) -> bool:
+        return len(self.frame) == 0
+
+    def select(self, mask: pd.Series[bool]) -> ResultSet:
+        frame = self.frame[mask].reset_index(drop=True)
+        graders = tuple(g for g in self.graders if frame[f"score:{g}"].notna().any())
+        return ResultSet(frame, graders, self.run_dirs, self.root)
+
+
+def find_run_dirs(results_dir: Path) -> list[Path]:
+    """Run folders directly under `results_dir`: those with run.json and results.jsonl."""
+    return sorted(
+        path.parent
+        for path in results_dir.glob(f"*/{RUN_FILE}")
+        if (path.parent / RESULTS_FILE).exists()
+    )
+
+
+def load_results(results_dir: Path) -> ResultSet:
+    """Every row of every run under `results_dir`."""
+    return load_runs(find_run_dirs(results_dir), root=results_dir)
+
+
+def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
+    """Rows of the given run folders, as stored (a resumed run's store compacts away
+    the rows it grades again)."""
+    records: list[dict[str, Any]] = []
+    folders: dict[str, Path] = {}
+    for folder in run_dirs:
+        defaults = _run_defaults(folder)
+        samples = os.path.join(folder, "samples")
+        usage: dict[tuple[str, int], dict[str, float]] = {}
+        for result in RunStore(folder).results():
+            run_id = result.run_id or folder.name
+            folders.setdefault(run_id, folder)
+            key = (result.task, result.sample)
+            if key not in usage:
+                # os.path, not pathlib: this runs once per sample, 5,000 times a page.
+                where = os.path.join(samples, result.task, str(result.sample), "response.json")
+                usage[key] = read_usage(where)
+            records.append(_record(result, run_id, defaults, usage[key]))
+    graders = sorted({name for record in records for name in record["scores"]} - {"overall"})
+    return ResultSet(_frame(records, graders), tuple(graders), folders, root)
+
+
+def _run_defaults(folder: Path) -> dict[str, str]:
+    """Model and prompt from run.json, for rows written before they carried them."""
+    try:
+        info = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+        config = info.get("config", {}) if isinstance(info, dict) else {}
+        return {"model": str(config.get("model", "")), "prompt": str(config.get("prompt", ""))}
+    except (OSError, ValueError, AttributeError):
+        return {"model": "", "prompt": ""}
+
+
+def read_usage(response_json: str | Path) -> dict[str, float]:
+    """Tokens, cost and generation time of one sample from its response.json; NaN for
+    whatever is not recorded (a cost appears only where the model has a price)."""
+    found = dict.fromkeys(USAGE_COLUMNS, math.nan)
+    try:
+        with open(response_json, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return found
+    if not isinstance(data, dict):
+        return found
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        for name in ("input_tokens", "output_tokens", "cached_tokens"):
+            found[name] = _number(usage.get(name))
+    found["cost_usd"] = _number(data.get("cost_usd"))
+    found["gen_seconds"] = _number(data.get("seconds"))
+    return found
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _record(
+    result: SampleResult, run_id: str, defaults: dict[str, str], usage: dict[str, float]
+) -> dict[str, Any]:
+    infra = result.infra_error is not None
+    passed = math.nan
+    secure = math.nan
+    functional = result.scores.get(FUNCTIONAL_GRADER)
+    if not infra and functional is not None:
+        passed = 1.0 if result.boot.ok and functional >= FULL_SCORE else 0.0
+        if SECURITY_GRADER in result.scores:
+            blocking = any(
+                f.grader == SECURITY_GRADER and f.severity in BLOCKING_SEVERITIES
+                for f in result.findings
+            )
+            secure = 1.0 if passed == 1.0 and not blocking else 0.0
+    hidden = result.hidden_tests
+    total = hidden.get("total")
+    failed = hidden.get("failed")
+    return {
+        "model": result.model or defaults["model"],
+        "prompt": result.prompt or defaults["prompt"],
+        "run_id": run_id,
+        "task": result.task,
+        "sample": result.sample,
+        "database": result.database,
+        "infra": infra,
+        "infra_error": result.infra_error,
+        "boot_ok": result.boot.ok,
+        "boot_error": result.boot.error,
+        "scores": {} if infra else dict(result.scores),
+        "passed": passed,
+        "secure": secure,
+        "hidden_passed": _number(hidden.get("passed")),
+        "hidden_total": _number(total),
+        "failed_tests": [str(name) for name in failed]
+        if isinstance(failed, list) and isinstance(total, int) and total > 0
+        else None,
+        "findings": result.findings,
+        "grade_seconds": _number(result.timings.get("total")),
+        **usage,
+    }
+
+
+def _frame(records: list[dict[str, Any]], graders: list[str]) -> pd.DataFrame:
+    for record in records:
+        scores: dict[str, float] = record.pop("scores")
+        for name in ("overall", *graders):
+            record[f"score:{name}"] = float(scores[name]) if name in scores else math.nan
+    columns = [
+        "model",
+        "prompt",
+        "run_id",
+        "task",
+        "sample",
+        "database",
+        "infra",
+        "infra_error",
+        "boot_ok",
+        "boot_error",
+        *(f"score:{name}" for name in ("overall", *graders)),
+        "passed",
+        "secure",
+        "hidden_passed",
+        "hidden_total",
+        "failed_tests",
+        "findings",
+        "grade_seconds",
+        *USAGE_COLUMNS,
+    ]
+    return pd.DataFrame.from_records(records, columns=columns)
