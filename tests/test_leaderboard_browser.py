@@ -89,11 +89,21 @@ class DevTools:
         """Load a file, forgetting the events of whatever was open before."""
         url = page.resolve().as_uri()
         self.call("Page.navigate", {"url": "about:blank"})
-        self.wait_for("Page.loadEventFired")
+        self._wait_until_showing("about:blank")
         self.events.clear()
         self.call("Page.navigate", {"url": url})
-        self.wait_for("Page.loadEventFired")
+        self._wait_until_showing(url)
         return url
+
+    def _wait_until_showing(self, url: str) -> None:
+        """Until the page at `url` has loaded: a load event may be a stale one."""
+        probe = "location.href + ' ' + document.readyState"
+        deadline = time.monotonic() + LOAD_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.evaluate(probe) == f"{url} complete":
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{url} did not finish loading within {LOAD_TIMEOUT_S}s")
 
     def console_errors(self) -> list[dict[str, Any]]:
         """Console errors, uncaught exceptions and browser errors (a CSP refusal is one)."""
