@@ -10,6 +10,8 @@ TASKS ?= all
 SAMPLES ?= 1
 DB ?= postgres,mysql
 RUNTIME ?= auto
+# OFFLINE=1: `make images` builds the docker runtime's images from Debian packages.
+OFFLINE ?=
 PYTEST_ARGS ?=
 # Optional: a cost cap in USD, NO_CACHE=1 to ask the model again, sampling parameters.
 MAX_COST ?=
@@ -17,11 +19,14 @@ NO_CACHE ?=
 TEMPERATURE ?=
 MAX_TOKENS ?=
 SEED ?=
+# make nightly: the nightly.yaml to use, and BLESS=1 to bless tonight's runs afterwards.
+CONFIG ?= nightly.yaml
+BLESS ?=
 EVAL_FLAGS = $(if $(MAX_COST),--max-cost $(MAX_COST)) $(if $(NO_CACHE),--no-cache) \
 	$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
 	$(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) $(if $(SEED),--seed $(SEED))
 
-.PHONY: setup system-deps browser-deps runtime eval report compare test lint typecheck bench clean
+.PHONY: setup system-deps browser-deps runtime docker images eval report compare nightly test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +42,12 @@ runtime: $(STAMP)
 
 setup: system-deps $(STAMP) runtime
 
+docker:
+	bash scripts/start-docker.sh
+
+images: docker $(STAMP)
+	$(BIN)/harness images build $(if $(OFFLINE),--offline)
+
 eval: setup
 	$(BIN)/harness eval --model '$(MODEL)' --prompt '$(PROMPT)' --tasks '$(TASKS)' \
 		--samples $(SAMPLES) --db '$(DB)' --runtime '$(RUNTIME)' $(EVAL_FLAGS)
@@ -47,6 +58,13 @@ report: $(STAMP)
 # make compare A=results/<run_a> B=results/<run_b>   (or A=prompt=agent@v1 B=prompt=agent@v2)
 compare: $(STAMP)
 	$(BIN)/harness compare '$(A)' '$(B)' --html results/compare.html
+
+# Evaluate, compare with the blessed baseline, write results/nightly/latest/{summary.md,
+# summary.html,junit.xml,nightly.json}. `harness nightly` exits 0 (no regression), 1 (a
+# regression), 2 (configuration), 3 (infrastructure); make turns any failure into 2, and
+# nightly.json's exit_code keeps the harness's own.
+nightly: setup
+	$(BIN)/harness nightly --config '$(CONFIG)' $(if $(BLESS),--bless)
 
 # Headless Chromium for the leaderboard's browser test (Debian's package).
 browser-deps:
@@ -68,6 +86,7 @@ test: setup browser-deps lint typecheck
 bench: setup
 	$(BIN)/python bench/grade_reference.py
 	$(BIN)/python bench/leaderboard_build.py
+	$(BIN)/python bench/docker_boot.py
 
 clean:
 	rm -rf $(VENV) results/*/ results/leaderboard.html results/leaderboard.csv \

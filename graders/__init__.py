@@ -1,6 +1,6 @@
 """Graders. Importing this package registers every built-in grader by name."""
 
-from graders import boot, functional
+from graders import boot, checklist, functional, fuzz, schema, security
 from graders.base import (
     Finding,
     Grader,
@@ -16,7 +16,11 @@ __all__ = [
     "Grader",
     "GradingContext",
     "boot",
+    "checklist",
     "functional",
+    "fuzz",
     "register_grader",
     "registered_graders",
+    "schema",
+    "security",
 ]

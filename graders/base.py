@@ -47,6 +47,9 @@ class GradingContext:
     booted: bool
     boot_error: str | None
     jwt_secret: str | None
+    # The raw answer the files were extracted from, when they were (None for a
+    # workspace agent or files graded alone): the checklist grades its format.
+    response_text: str | None = None
 
 
 class Grader(Protocol):

@@ -1,10 +1,11 @@
-"""The one console script: `harness eval | grade | report | compare | runtime | tasks`."""
+"""The one console script: `harness eval | grade | report | compare | runtime | images | tasks`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ from harness.agents import GenerationParams, ModelResponse
 from harness.config import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
 from harness.errors import HarnessError, InputFileError
 from harness.model_cache import ResponseCache
+from harness.nightly.cli import add_parsers as add_nightly_parsers
+from harness.nightly.cli import command_baseline, command_nightly
 from harness.report import compare_command, comparison_text, render_leaderboard
 from harness.runner import (
     EvalConfig,
@@ -149,8 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grade(sub)
     _add_report(sub)
     _add_compare(sub)
+    add_nightly_parsers(sub)
     runtime = sub.add_parser("runtime", help="the candidate runtime")
     runtime.add_argument("action", choices=["prepare"], help="build the runtime venv now")
+    images = sub.add_parser("images", help="the docker runtime's images")
+    images.add_argument("action", choices=["build"], help="pull or build what is missing")
+    images.add_argument(
+        "--offline",
+        action="store_true",
+        help="no registry: build equivalents from Debian packages (debootstrap, as root)",
+    )
     sub.add_parser("tasks", help="list the tasks and their mutants")
     cache = sub.add_parser("cache", help="the model response cache")
     cache.add_argument("action", choices=["prune"], help="remove entries not used lately")
@@ -240,6 +251,22 @@ def command_tasks() -> int:
     return 0
 
 
+def command_images(args: argparse.Namespace) -> int:
+    from harness.sandbox.docker_engine import connect_engine
+    from harness.sandbox.docker_images import build_images
+
+    began = time.monotonic()
+    client = connect_engine()
+    try:
+        built = build_images(client, offline=args.offline)
+    finally:
+        client.close()
+    for role, ref in built.refs().items():
+        print(f"{role:8s} {ref}")
+    print(f"harness: images ready in {time.monotonic() - began:.0f}s", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -259,6 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "compare":
             return command_compare(args)
+        if args.command == "nightly":
+            return command_nightly(args)
+        if args.command == "baseline":
+            return command_baseline(args)
+        if args.command == "nightly":
+            return command_nightly(args)
+        if args.command == "baseline":
+            return command_baseline(args)
         if args.command == "cache":
             cache = ResponseCache.default()
             removed = cache.prune(args.older_than_days)
@@ -272,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "runtime":
             print(ensure_runtime_venv())
             return 0
+        if args.command == "images":
+            return command_images(args)
         return command_tasks()
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

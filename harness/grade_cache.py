@@ -27,8 +27,12 @@ def grade_key(
     runtime: Mapping[str, str],
     server_version: str,
     database: str,
+    response_text: str | None = None,
 ) -> str:
     payload = {
+        "response": None
+        if response_text is None
+        else hashlib.sha256(response_text.encode()).hexdigest(),
         "files": dict(sorted(files.items())),
         "task": task_hash,
         "graders": sorted(graders),
@@ -51,10 +55,11 @@ class GradeCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> SampleResult | None:
-        path = self._path(key)
         try:
-            return SampleResult.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValidationError):
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            # Stored without the run's fields; the runner sets the sample itself.
+            return SampleResult.model_validate({**data, "sample": 0})
+        except (OSError, ValueError, ValidationError):
             return None
 
     def put(self, key: str, result: SampleResult) -> None:

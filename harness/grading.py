@@ -19,11 +19,15 @@ from harness.results import BootRecord, SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.local_app import BootOutcome
 from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
-from harness.scoring import overall_score
+from harness.scoring import correct_and_secure, overall_score
 from harness.store import write_json_atomic
 from harness.tasks import Task
 
-DEFAULT_GRADERS = ("boot", "functional")
+# fuzz and security run before the hidden tests, on the database as the app left it at
+# startup: the fuzzer's derandomized cases then meet the same state on every re-grade.
+DEFAULT_GRADERS = ("boot", "fuzz", "security", "functional", "schema", "checklist")
+# What proves a task (selftest, task proofs): the hidden tests decide a mutant.
+PROOF_GRADERS = ("boot", "functional")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class CandidateRun:
     graders: tuple[str, ...] = DEFAULT_GRADERS
     startup_timeout_s: float = STARTUP_TIMEOUT_S
     runtime: Runtime | None = None
+    response_text: str | None = None
 
     def app_runtime(self) -> Runtime:
         """The runtime to boot in; a bare `python` means the local runtime."""
@@ -104,6 +109,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             booted=boot.ok,
             boot_error=boot.error,
             jwt_secret=jwt_secret,
+            response_text=run.response_text,
         )
         grades = _run_graders(run, context, timings)
     except InfrastructureError as exc:
@@ -120,13 +126,15 @@ def _grade_once(run: CandidateRun) -> SampleResult:
     scores = {grade.grader: round(grade.score, 4) for grade in grades}
     scores["overall"] = overall_score(scores)
     functional = next((g for g in grades if g.grader == "functional"), None)
+    findings = [f for grade in grades for f in grade.findings]
     return SampleResult(
         task=run.task.id,
         sample=run.sample,
         database=database.kind,
         boot=BootRecord(ok=boot.ok, seconds=round(boot.seconds, 3), error=boot.error),
         scores=scores,
-        findings=[f for grade in grades for f in grade.findings],
+        findings=findings,
+        correct_and_secure=correct_and_secure(scores, findings),
         timings=timings,
         task_version=run.task.spec.version,
         hidden_tests=_hidden_test_summary(functional),

@@ -32,6 +32,8 @@ class SampleResult(BaseModel):
     boot: BootRecord
     scores: dict[str, float]
     findings: list[Finding]
+    # All hidden tests pass and no high/critical security finding (None: not graded).
+    correct_and_secure: bool | None = None
     infra_error: str | None = None
     timings: dict[str, float] = {}
     run_id: str = ""

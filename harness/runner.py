@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime
@@ -61,7 +62,7 @@ from harness.results import BootRecord, ExtractionRecord, SampleResult
 from harness.sandbox.databases import DatabaseServer, server_alive
 from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
-from harness.sandbox.servers import ServerPool
+from harness.sandbox.servers import SERVER_URL_ENV, ServerOpener, ServerPool, open_server
 from harness.store import RUN_FILE, RunStore, write_json_atomic, write_text_atomic
 from harness.tasks import Task, load_tasks
 
@@ -93,11 +94,29 @@ def default_jobs() -> int:
 
 
 def resolve_runtime(requested: str) -> str:
-    """Only the local runtime exists so far; `auto` picks it."""
+    """`local` or `docker` as asked. `auto` takes docker when it can run here (an engine
+    answers, the host firewall rule is in place, the images exist or can be built) and
+    no database server is given by URL; otherwise local, saying why."""
     if requested not in RUNTIMES:
         raise HarnessError(f"unknown runtime {requested!r} (known: {', '.join(RUNTIMES)})")
-    if requested == "docker":
-        raise HarnessError("the docker runtime is not available yet: use RUNTIME=local (or auto)")
+    by_url = [name for name in SERVER_URL_ENV.values() if os.environ.get(name)]
+    if requested == "docker" and by_url:
+        print(
+            f"harness: the docker runtime starts its own database containers; "
+            f"{', '.join(by_url)} ignored",
+            file=sys.stderr,
+        )
+    if requested != "auto":
+        return requested
+    if by_url:
+        reason: str | None = f"database servers given by URL ({', '.join(by_url)})"
+    else:
+        from harness.sandbox.docker_backend import docker_unavailable_reason
+
+        reason = docker_unavailable_reason()
+    if reason is None:
+        return "docker"
+    print(f"harness: runtime auto: local, not docker: {reason}", file=sys.stderr, flush=True)
     return "local"
 
 
@@ -181,6 +200,12 @@ def store_extraction(
     return files, extraction
 
 
+def graded_text(response: ModelResponse) -> str | None:
+    """The answer text the checklist grades for format: None for a workspace agent,
+    whose files did not come from its text."""
+    return response.text if response.files is None else None
+
+
 def grade_response(
     task: Task,
     response: ModelResponse,
@@ -202,6 +227,7 @@ def grade_response(
                 server=server,
                 artifacts_dir=store.database_dir(task.id, sample, kind),
                 python=python,
+                response_text=graded_text(response),
             )
         )
         result.extraction = extraction
@@ -230,6 +256,7 @@ class EvalRun:
             raise HarnessError(f"SAMPLES must be at least 1 (got {config.samples})")
         self.jobs = config.jobs or default_jobs()
         self.runtime_name = resolve_runtime(config.runtime)
+        self.runtime_info: dict[str, str] = {}
         # The agent first: MODEL=agent (or `anthropic:`) takes the model its front matter names.
         self.agent: AgentDefinition = load_agent(config.prompt)
         self.requested_model = config.model
@@ -338,7 +365,7 @@ class EvalRun:
             "graders": dict(grader_versions(DEFAULT_GRADERS)),
             "database_servers": pool.versions(),
             "server_restarts": pool.restarts,
-            "runtime": runtime.describe(),
+            "runtime": self.runtime_info or runtime.describe(),
             "runtime_packages": allowed_packages(),
             "environment": {
                 "python": platform.python_version(),
@@ -361,15 +388,16 @@ class EvalRun:
         }
         units = [(task, sample) for task in self.tasks for sample in range(self.config.samples)]
         total = len(units) * len(self.config.databases)
-        runtime: Runtime = LocalRuntime(ensure_runtime_venv())
-        with RunProgress(total, already_done=len(finished)) as progress:
+        stack = ExitStack()
+        runtime, opener = self._open_runtime(stack)
+        with stack, RunProgress(total, already_done=len(finished)) as progress:
             progress.log(
                 f"run {self.run_id}: {len(self.tasks)} task(s) x {self.config.samples} "
                 f"sample(s) x {len(self.config.databases)} database(s), model "
                 f"{self.config.model}, prompt {self.agent.ref}, runtime {self.runtime_name}, "
                 f"{self.jobs} job(s)" + (f", resuming {len(finished)} done" if finished else "")
             )
-            pool = ServerPool(self.config.databases)
+            pool = ServerPool(self.config.databases, opener)
             try:
                 self.store.write_run_info(self.run_info(pool, runtime, "running"))
                 pending = [
@@ -397,6 +425,19 @@ class EvalRun:
                 f"{progress.infra_errors} infra errors)"
             )
         return self.store.root
+
+    def _open_runtime(self, stack: ExitStack) -> tuple[Runtime, ServerOpener]:
+        """The runtime candidates boot in, and where the run's database servers come from.
+
+        Docker: the engine session (labels, sweep of dead runs, host firewall), the images
+        (built when missing), server containers; all removed when `stack` closes."""
+        if self.runtime_name != "docker":
+            return LocalRuntime(ensure_runtime_venv()), open_server
+        from harness.sandbox.docker_backend import DockerBackend
+
+        backend = stack.enter_context(DockerBackend(self.run_id))
+        self.runtime_info = backend.describe()
+        return backend.runtime, backend.open_server
 
     def _stored_response(self, task: Task, sample: int) -> ModelResponse | None:
         """A response saved by an earlier attempt at this run: never ask the model twice."""
@@ -489,7 +530,9 @@ class EvalRun:
         for kind in kinds:
             progress.stage("grading", +1)
             try:
-                result = self._grade(task, sample, kind, files, pool, runtime)
+                result = self._grade(
+                    task, sample, kind, files, pool, runtime, graded_text(response)
+                )
             finally:
                 progress.stage("grading", -1)
             result.extraction = extraction
@@ -503,6 +546,7 @@ class EvalRun:
         files: dict[str, str],
         pool: ServerPool,
         runtime: Runtime,
+        response_text: str | None = None,
     ) -> SampleResult:
         """A cached grade when the inputs are unchanged; else grade, recovering servers."""
         key = grade_key(
@@ -512,6 +556,7 @@ class EvalRun:
             runtime.describe(),
             pool.get(kind).version(),
             kind,
+            response_text,
         )
         if self.grade_cache is not None and (cached := self.grade_cache.get(key)):
             self._count("cached_grades")
@@ -527,6 +572,7 @@ class EvalRun:
                 files_dir=self.store.sample_dir(task.id, sample) / "files",
                 artifacts_dir=self.store.database_dir(task.id, sample, kind),
                 runtime=runtime,
+                response_text=response_text,
             )
             result = grade_candidate(run, attempts=1)
             if result.infra_error is None and not server_alive(server):

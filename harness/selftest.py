@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.grading import CandidateRun, grade_candidate
+from harness.grading import PROOF_GRADERS, CandidateRun, grade_candidate
 from harness.results import SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime_venv import ensure_runtime_venv
@@ -41,6 +41,7 @@ def _grade(task: Task, files: dict[str, str], server: DatabaseServer, python: Pa
                 server=server,
                 artifacts_dir=Path(folder),
                 python=python,
+                graders=PROOF_GRADERS,
             )
         )
 

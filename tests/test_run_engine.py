@@ -38,6 +38,8 @@ def _eval(args: list[str], home: Path, failpoints: str = "", timeout: float = 60
             LAUNCH,
             "eval",
             "--no-report",
+            "--runtime",
+            "local",  # the run engine, not the runtime, is under test (local postmasters)
             "--results-dir",
             str(home / "results"),
             *args,

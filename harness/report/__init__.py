@@ -6,11 +6,13 @@ CSV/JSON exports of the aggregated table.
 - `aggregate`: the leaderboard table, one row per (model, prompt version).
 - `drilldown`: per-sample artifacts for the page, within a size budget.
 - `leaderboard`, `compare`: the two pages; `html`: safe rendering; `export`: files.
+- `trend`: the nightly history's records and the leaderboard's trend charts.
 """
 
 from harness.report.aggregate import Leaderboard, Metric, aggregate_results
 from harness.report.compare import (
     Comparison,
+    ScoreShift,
     Side,
     compare,
     compare_command,
@@ -23,14 +25,19 @@ from harness.report.export import export_csv, export_json, leaderboard_json
 from harness.report.frame import ResultSet, load_results, load_runs
 from harness.report.leaderboard import LeaderboardPage, build_leaderboard, render_leaderboard
 from harness.report.stats import mcnemar_exact, pass_at_k, sign_test
+from harness.report.trend import EvalRecord, HistoryEntry, MetricPoint, read_history
 
 __all__ = [
     "Comparison",
     "DrilldownLimits",
+    "EvalRecord",
+    "HistoryEntry",
     "Leaderboard",
     "LeaderboardPage",
     "Metric",
+    "MetricPoint",
     "ResultSet",
+    "ScoreShift",
     "Side",
     "aggregate_results",
     "build_leaderboard",
@@ -44,6 +51,7 @@ __all__ = [
     "load_runs",
     "mcnemar_exact",
     "pass_at_k",
+    "read_history",
     "render_comparison",
     "render_leaderboard",
     "resolve_side",

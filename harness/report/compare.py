@@ -90,6 +90,26 @@ class Flip:
     examples: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ScoreShift:
+    """How one paired score moved from A to B over the pairs where both sides have it:
+    the means, the mean difference with its paired bootstrap interval, the mean absolute
+    difference (how much single pairs move, whichever way), and the exact sign test."""
+
+    metric: str
+    pairs: int = 0
+    mean_a: float = float("nan")
+    mean_b: float = float("nan")
+    difference: float = float("nan")
+    low: float = float("nan")
+    high: float = float("nan")
+    mean_absolute_difference: float = float("nan")
+    ups: int = 0
+    downs: int = 0
+    ties: int = 0
+    sign_p: float = 1.0
+
+
 @dataclass
 class Comparison:
     label_a: str
@@ -127,6 +147,8 @@ class Comparison:
     findings_new: list[Flip] = field(default_factory=list)
     findings_gone: list[Flip] = field(default_factory=list)
     per_task: list[dict[str, Any]] = field(default_factory=list)
+    # `overall` (the same numbers as the fields above) and every grader both sides ran.
+    score_shifts: list[ScoreShift] = field(default_factory=list)
     verdict: str = ""
     direction: str = "none"
 
@@ -139,13 +161,28 @@ class Comparison:
         data = {key: value for key, value in vars(self).items() if not isinstance(value, list)}
         for name in ("regressed_rows", "improved_rows", "per_task"):
             data[name] = getattr(self, name)
+        data["score_shifts"] = [vars(shift) for shift in self.score_shifts]
         for name in ("tests_broken", "tests_fixed", "findings_new", "findings_gone"):
             data[name] = [
                 vars(flip) | {"examples": list(flip.examples)} for flip in getattr(self, name)
             ]
-        return {
-            key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in data.items()
-        }
+        cleaned: dict[str, Any] = _nan_to_none(data)
+        return cleaned
+
+    def shift(self, metric: str) -> ScoreShift | None:
+        """The paired change of `overall` or of one grader's score, if both sides have it."""
+        return next((s for s in self.score_shifts if s.metric == metric), None)
+
+
+def _nan_to_none(value: Any) -> Any:
+    """JSON has no NaN: a missing number is null, at any depth."""
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    return value
 
 
 def _one_per_key(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -191,6 +228,10 @@ def compare(a: Side, b: Side, *, alpha: float = DEFAULT_ALPHA, seed: int = 0) ->
     result.pairs = len(paired)
     _pass_fail(result, paired)
     _scores(result, paired, seed)
+    graders = sorted(set(a.results.graders) & set(b.results.graders))
+    for grader in graders:
+        rng = np.random.default_rng(stable_seed(seed, "compare", a.label, b.label, grader))
+        result.score_shifts.append(score_shift(paired, grader, rng, result.level))
     _flipped(result, paired)
     _per_task(result, paired)
     result.verdict, result.direction = verdict(result)
@@ -215,23 +256,59 @@ def _pass_fail(result: Comparison, paired: pd.DataFrame) -> None:
     result.improved_rows = [_where(row) for _, row in defined[~pass_a & pass_b].iterrows()]
 
 
-def _scores(result: Comparison, paired: pd.DataFrame, seed: int) -> None:
-    scored = paired[paired["score:overall_a"].notna() & paired["score:overall_b"].notna()]
+def score_shift(
+    paired: pd.DataFrame, metric: str, rng: np.random.Generator, level: float = DEFAULT_LEVEL
+) -> ScoreShift:
+    """The paired change of `score:<metric>` in a frame of pairs (`<column>_a`,
+    `<column>_b`), with a bootstrap over samples (an answer's databases share its code)."""
+    column_a, column_b = f"score:{metric}_a", f"score:{metric}_b"
+    if column_a not in paired or column_b not in paired:
+        return ScoreShift(metric)
+    scored = paired[paired[column_a].notna() & paired[column_b].notna()]
     if scored.empty:
-        return
-    differences = (scored["score:overall_b"] - scored["score:overall_a"]).to_numpy(np.float64)
-    result.mean_a = float(scored["score:overall_a"].mean())
-    result.mean_b = float(scored["score:overall_b"].mean())
-    result.mean_difference = float(differences.mean())
-    result.ups, result.downs, result.ties, result.sign_p = sign_test(differences)
-    # Paired bootstrap over samples (an answer's databases share its code).
+        return ScoreShift(metric)
+    differences = (scored[column_b] - scored[column_a]).to_numpy(np.float64)
+    ups, downs, ties, sign_p = sign_test(differences)
     clusters = scored.groupby(["task", "sample"], sort=True).ngroup().to_numpy()
     sums = np.bincount(clusters, weights=differences)
     counts = np.bincount(clusters).astype(np.float64)
-    rng = np.random.default_rng(stable_seed(seed, "compare", result.label_a, result.label_b))
     picks = rng.integers(0, len(sums), size=(PAIRED_RESAMPLES, len(sums)))
     replicates = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    result.difference_low, result.difference_high = percentile_interval(replicates, result.level)
+    low, high = percentile_interval(replicates, level)
+    return ScoreShift(
+        metric=metric,
+        pairs=len(scored),
+        mean_a=float(scored[column_a].mean()),
+        mean_b=float(scored[column_b].mean()),
+        difference=float(differences.mean()),
+        low=low,
+        high=high,
+        mean_absolute_difference=float(np.abs(differences).mean()),
+        ups=ups,
+        downs=downs,
+        ties=ties,
+        sign_p=sign_p,
+    )
+
+
+def _scores(result: Comparison, paired: pd.DataFrame, seed: int) -> None:
+    rng = np.random.default_rng(stable_seed(seed, "compare", result.label_a, result.label_b))
+    shift = score_shift(paired, "overall", rng, result.level)
+    result.score_shifts.append(shift)
+    if not shift.pairs:
+        return
+    result.mean_a, result.mean_b, result.mean_difference = (
+        shift.mean_a,
+        shift.mean_b,
+        shift.difference,
+    )
+    result.ups, result.downs, result.ties, result.sign_p = (
+        shift.ups,
+        shift.downs,
+        shift.ties,
+        shift.sign_p,
+    )
+    result.difference_low, result.difference_high = shift.low, shift.high
 
 
 def _flipped(result: Comparison, paired: pd.DataFrame) -> None:

@@ -4,6 +4,7 @@ breakdowns, charts and the per-sample drill-down, in one self-contained HTML fil
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from harness.report.export import export_csv, export_json
 from harness.report.frame import ResultSet, load_results
 from harness.report.html import render_page
 from harness.report.stats import DEFAULT_RESAMPLES
+from harness.report.trend import HISTORY_FILE, HistoryEntry, read_history, trend_charts
 from harness.store import write_text_atomic
 
 
@@ -89,7 +91,9 @@ def build_leaderboard(
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
     limits: DrilldownLimits | None = None,
+    history: Sequence[HistoryEntry] = (),
 ) -> LeaderboardPage:
+    """The page; `history` (nightly runs, oldest first) adds a trend chart per metric."""
     board = aggregate_results(results, seed=seed, resamples=resamples)
     drill = build_drilldown(results, limits)
     overall_chart, pass_chart, cost_chart = _charts(board)
@@ -118,6 +122,9 @@ def build_leaderboard(
         drill=drill,
         drill_data=drill.as_json(),
         runs=_runs(results),
+        trend=trend_charts(history),
+        nights=len(history),
+        trend_level=f"{history[-1].level * 100:.0f}%" if history else "",
     )
     return LeaderboardPage(html=html, board=board, drilldown=drill)
 
@@ -130,10 +137,15 @@ def render_leaderboard(
     json_out: Path | bool | None = None,
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
+    history_file: Path | None = None,
 ) -> Path:
     """Write the leaderboard over every run under `results_dir` to `out`, and the
-    aggregated table as CSV and JSON where asked (`True`: beside `out`, same stem)."""
-    page = build_leaderboard(load_results(results_dir), seed=seed, resamples=resamples)
+    aggregated table as CSV and JSON where asked (`True`: beside `out`, same stem).
+    The nightly history (default `<results_dir>/nightly/history.jsonl`) adds the trend."""
+    history = read_history(history_file or results_dir / HISTORY_FILE)
+    page = build_leaderboard(
+        load_results(results_dir), seed=seed, resamples=resamples, history=history
+    )
     write_text_atomic(out, page.html)
     if csv_out:
         export_csv(page.board, out.with_suffix(".csv") if csv_out is True else Path(csv_out))

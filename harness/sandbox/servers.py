@@ -1,12 +1,16 @@
 """Choose, per engine, a user-given server (by URL) or a throwaway one of our own, and
-keep it alive for the run: a local server that dies is replaced."""
+keep it alive for the run: a local server that dies is replaced.
+
+The docker runtime passes its own opener (`DockerBackend.open_server`): its servers are
+containers from testcontainers, never URLs from the environment (candidates on their
+internal networks could not reach those)."""
 
 from __future__ import annotations
 
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
 from harness.errors import HarnessError
@@ -14,6 +18,7 @@ from harness.sandbox.databases import DatabaseServer, connect_server, server_ali
 from harness.sandbox.local_servers import LocalMySQLServer, LocalPostgresServer
 
 SERVER_URL_ENV = {"postgres": "HARNESS_POSTGRES_URL", "mysql": "HARNESS_MYSQL_URL"}
+ServerOpener = Callable[[str], DatabaseServer]
 
 
 def _check_kinds(kinds: Sequence[str]) -> None:
@@ -33,13 +38,15 @@ def open_server(kind: str) -> DatabaseServer:
 
 
 @contextmanager
-def database_servers(kinds: Sequence[str]) -> Iterator[dict[str, DatabaseServer]]:
+def database_servers(
+    kinds: Sequence[str], opener: ServerOpener = open_server
+) -> Iterator[dict[str, DatabaseServer]]:
     """One server per engine; all stopped on the way out."""
     _check_kinds(kinds)
     with ExitStack() as stack:
         servers: dict[str, DatabaseServer] = {}
         for kind in kinds:
-            server = open_server(kind)
+            server = opener(kind)
             stack.callback(server.close)
             servers[kind] = server
         yield servers
@@ -48,14 +55,15 @@ def database_servers(kinds: Sequence[str]) -> Iterator[dict[str, DatabaseServer]
 class ServerPool:
     """The run's servers, shared by worker threads, with recovery from a server death."""
 
-    def __init__(self, kinds: Sequence[str]) -> None:
+    def __init__(self, kinds: Sequence[str], opener: ServerOpener = open_server) -> None:
         _check_kinds(kinds)
+        self._opener = opener
         self._lock = threading.Lock()
         self._servers: dict[str, DatabaseServer] = {}
         self.restarts = 0
         try:
             for kind in kinds:
-                self._servers[kind] = open_server(kind)
+                self._servers[kind] = opener(kind)
         except BaseException:
             self.close()
             raise
@@ -80,11 +88,12 @@ class ServerPool:
         with self._lock:
             if self._servers[kind] is not failed:
                 return True
-            if server_alive(failed) or os.environ.get(SERVER_URL_ENV[kind]):
+            by_url = self._opener is open_server and os.environ.get(SERVER_URL_ENV[kind])
+            if server_alive(failed) or by_url:
                 return False
             print(f"harness: the {kind} server died; starting a new one", file=sys.stderr)
             failed.close()
-            self._servers[kind] = open_server(kind)
+            self._servers[kind] = self._opener(kind)
             self.restarts += 1
             return True
 

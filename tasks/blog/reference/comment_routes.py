@@ -22,7 +22,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="Delete a comment",
 )
 async def delete_comment_route(
-    comment: CommentDep, user: CurrentUser, session: SessionDep
+    user: CurrentUser, comment: CommentDep, session: SessionDep
 ) -> Response:
     ensure_can_delete_comment(comment, user)
     await delete_comment(session, comment)

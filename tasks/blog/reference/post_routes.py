@@ -74,7 +74,7 @@ async def get_post_route(post_id: PostId, session: SessionDep) -> PostRead:
     summary="Update a post",
 )
 async def update_post_route(
-    payload: PostUpdate, post: PostDep, user: CurrentUser, session: SessionDep
+    payload: PostUpdate, user: CurrentUser, post: PostDep, session: SessionDep
 ) -> PostRead:
     ensure_post_author(post, user)
     return await update_post(session, post, payload)
@@ -87,7 +87,7 @@ async def update_post_route(
     responses={**UNAUTHORIZED, **FORBIDDEN, **NOT_FOUND},
     summary="Delete a post and its comments",
 )
-async def delete_post_route(post: PostDep, user: CurrentUser, session: SessionDep) -> Response:
+async def delete_post_route(user: CurrentUser, post: PostDep, session: SessionDep) -> Response:
     ensure_post_author(post, user)
     await delete_post(session, post)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -101,7 +101,7 @@ async def delete_post_route(post: PostDep, user: CurrentUser, session: SessionDe
     summary="Comment on a post",
 )
 async def create_comment_route(
-    payload: CommentCreate, post: PostDep, user: CurrentUser, session: SessionDep
+    payload: CommentCreate, user: CurrentUser, post: PostDep, session: SessionDep
 ) -> CommentRead:
     comment = await create_comment(session, post, user, payload)
     return CommentRead.model_validate(comment)

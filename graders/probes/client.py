@@ -1,0 +1,148 @@
+"""A loopback-only HTTP client for probing a candidate, bounded in requests and time.
+
+Every exchange is recorded so a grader can scan what the app said (leaked hashes,
+stack traces, secrets) after the probes that provoked it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when `url` is plain http(s) to a loopback address (the only place we probe)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    if parts.hostname in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+class ProbeBudgetExceeded(Exception):
+    """The grader spent its request or time budget; the remaining probes do not run."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and what came back (`status` 0 when nothing came back)."""
+
+    method: str
+    path: str
+    request_body: str | None
+    status: int
+    text: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The response body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+    def describe(self, limit: int = 300) -> str:
+        """`METHOD path -> status body` on one line, for evidence."""
+        body = self.text if len(self.text) <= limit else self.text[:limit] + "..."
+        sent = ""
+        if self.request_body:
+            sent = " " + (
+                self.request_body
+                if len(self.request_body) <= limit
+                else self.request_body[:limit] + "..."
+            )
+        return f"{self.method} {self.path}{sent} -> {self.status} {body}"
+
+
+class ProbeClient:
+    """Sends requests to one loopback base URL, within `max_requests` and a deadline."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_requests: int,
+        budget_s: float,
+        timeout_s: float = 5.0,
+    ) -> None:
+        if not is_loopback_url(base_url):
+            raise ValueError(f"refusing to probe a non-loopback URL: {base_url}")
+        self.base_url = base_url.rstrip("/")
+        self.max_requests = max_requests
+        self.deadline = time.monotonic() + budget_s
+        self.exchanges: list[Exchange] = []
+        self._client = httpx.Client(
+            base_url=self.base_url, timeout=timeout_s, follow_redirects=False, trust_env=False
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ProbeClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: str | None = None,
+        params: dict[str, str] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Exchange:
+        """One request; transport errors become status 0, never exceptions."""
+        if len(self.exchanges) >= self.max_requests:
+            raise ProbeBudgetExceeded(f"request budget of {self.max_requests} spent")
+        if time.monotonic() > self.deadline:
+            raise ProbeBudgetExceeded("time budget spent")
+        if not path.startswith("/"):
+            raise ValueError(f"probe paths are relative to the app: {path!r}")
+        sent_headers = dict(headers or {})
+        if token is not None:
+            sent_headers["Authorization"] = f"Bearer {token}"
+        body_text: str | None = content
+        if json_body is not None:
+            body_text = json.dumps(json_body)
+            sent_headers.setdefault("Content-Type", "application/json")
+        shown_path = path
+        if params:
+            shown_path += "?" + str(httpx.QueryParams(params))
+        try:
+            response = self._client.request(
+                method, path, content=body_text, params=params, headers=sent_headers
+            )
+            exchange = Exchange(
+                method=method,
+                path=shown_path,
+                request_body=body_text,
+                status=response.status_code,
+                text=response.text,
+                headers={k.lower(): v for k, v in response.headers.items()},
+            )
+        except httpx.HTTPError as exc:
+            exchange = Exchange(
+                method=method,
+                path=shown_path,
+                request_body=body_text,
+                status=0,
+                text=f"<no response: {exc.__class__.__name__}>",
+            )
+        self.exchanges.append(exchange)
+        return exchange

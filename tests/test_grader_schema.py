@@ -1,0 +1,246 @@
+"""The schema grader: every reference scores 1.0 on both databases, each flawed fixture
+app fails exactly the checks it was built to fail, and grading is repeatable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import graders.schema  # noqa: F401  (registers the grader until graders/__init__ imports it)
+from graders.expectations import EXPECTATIONS_DIR, load_expectations
+from graders.schema import (
+    CHECKS,
+    ColumnInfo,
+    IndexInfo,
+    TableInfo,
+    check_schema,
+    match_entities,
+    name_tokens,
+)
+from harness.config import TASKS_DIR
+from harness.grading import CandidateRun, grade_candidate
+from harness.sandbox.databases import DatabaseServer
+from harness.tasks import Task, TaskSpec, read_python_tree
+
+FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "schema"
+KINDS = ["postgres", "mysql"]
+GRADERS = ("boot", "schema")
+TASK_IDS = ["user-crud", "jwt-auth", "blog", "orders-inventory"]
+
+
+# Every task with a reference so far (task.yaml may still be missing while a task is
+# being written: the schema grader needs only the task's id).
+REFERENCES = sorted(p.parent.parent.name for p in TASKS_DIR.glob("*/reference/main.py"))
+
+
+def _fixture_task(task_id: str, root: Path) -> Task:
+    """A task carrying only what the schema grader reads (its id), so the fixtures do not
+    depend on the other tasks being complete."""
+    spec = TaskSpec(
+        id=task_id,
+        title=task_id,
+        version=1,
+        request="request.md",
+        contract="contract.md",
+        expected_tables=["x"],
+        needs_jwt_secret=True,
+    )
+    return Task(root, spec)
+
+
+def _grade(task: Task, files: dict[str, str], server: DatabaseServer, python: Path, folder: Path):
+    run = CandidateRun(
+        task=task,
+        files=files,
+        files_dir=folder,
+        sample=0,
+        server=server,
+        artifacts_dir=folder,
+        python=python,
+        graders=GRADERS,
+    )
+    return grade_candidate(run)
+
+
+def _failed(details: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(c["check"], c["subject"]) for c in details["checks"] if not c["passed"]}
+
+
+def _details(folder: Path) -> dict[str, Any]:
+    grade = yaml.safe_load((folder / "grade-schema.json").read_text())
+    assert isinstance(grade, dict)
+    details = grade["details"]
+    assert isinstance(details, dict)
+    return details
+
+
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_every_task_has_valid_expectations(task_id: str) -> None:
+    expectations = load_expectations(task_id)
+    assert expectations is not None and expectations.task == task_id
+
+
+def test_expectations_files_name_known_tasks_only() -> None:
+    assert sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.yaml")) == sorted(TASK_IDS)
+
+
+def test_expectations_exercise_every_check() -> None:
+    """With every reference at 1.0, each check is then passed by some reference."""
+    used = {"primary-key", "table-present", "column-present", "not-null", "foreign-key"}
+    for task_id in TASK_IDS:
+        expectations = load_expectations(task_id)
+        assert expectations is not None
+        for entity in expectations.entities:
+            used |= {"timestamps"} if entity.timestamps else set()
+            for column in entity.columns:
+                used |= {"unique"} if column.unique else set()
+                used |= {"index"} if column.indexed else set()
+                used |= {"money-type", "money-scale"} if column.money else set()
+        used |= {"on-delete" for r in expectations.relations if r.on_delete}
+    assert used == set(CHECKS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("task_id", REFERENCES)
+def test_reference_scores_full_marks(
+    servers: dict[str, DatabaseServer],
+    runtime_python: Path,
+    tmp_path: Path,
+    task_id: str,
+    kind: str,
+) -> None:
+    task = _fixture_task(task_id, TASKS_DIR / task_id)
+    files = read_python_tree(task.reference_dir)
+    result = _grade(task, files, servers[kind], runtime_python, tmp_path)
+    assert result.infra_error is None
+    assert result.boot.ok, result.boot
+    schema_findings = [f for f in result.findings if f.grader == "schema"]
+    assert result.scores["schema"] == 1.0, schema_findings
+    details = _details(tmp_path)
+    assert details["checked"] >= 10
+    expectations = load_expectations(task_id)
+    assert expectations is not None
+    assert set(details["entities"]) >= {e.name for e in expectations.entities if e.required}
+    assert details["schema"], "the inspected schema is kept for cross-database comparison"
+
+
+FLAWED = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.yaml").is_file())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("fixture", FLAWED)
+def test_flawed_app_fails_exactly_its_planted_checks(
+    servers: dict[str, DatabaseServer],
+    runtime_python: Path,
+    tmp_path: Path,
+    fixture: str,
+    kind: str,
+) -> None:
+    folder = FIXTURES / fixture
+    expected = yaml.safe_load((folder / "expected.yaml").read_text())
+    files = {p.name: p.read_text() for p in sorted(folder.glob("*.py"))}
+    task = _fixture_task(expected["task"], folder)
+    result = _grade(task, files, servers[kind], runtime_python, tmp_path)
+    assert result.infra_error is None and result.boot.ok, result.boot
+    details = _details(tmp_path)
+    assert details["entities"] == expected["entities"]
+    wanted = {tuple(pair) for pair in expected["fails"]}
+    if kind == "postgres":
+        wanted |= {tuple(pair) for pair in expected.get("postgres_only_fails", [])}
+    assert _failed(details) == wanted
+    findings = [f for f in result.findings if f.grader == "schema"]
+    assert {(f.check, f.severity) for f in findings} == {
+        (check, CHECKS[check][0]) for check, _ in wanted
+    }
+    assert all(f.evidence for f in findings)
+    assert 0.0 < result.scores["schema"] < 1.0
+
+
+def test_fixtures_trip_every_check() -> None:
+    tripped = set()
+    for fixture in FLAWED:
+        expected = yaml.safe_load((FIXTURES / fixture / "expected.yaml").read_text())
+        tripped |= {check for check, _ in expected["fails"]}
+    assert tripped == set(CHECKS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_grading_the_same_sample_five_times_gives_identical_results(
+    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path, kind: str
+) -> None:
+    folder = FIXTURES / "shop-flawed"
+    files = {p.name: p.read_text() for p in sorted(folder.glob("*.py"))}
+    task = _fixture_task("orders-inventory", folder)
+    outcomes = []
+    for attempt in range(5):
+        where = tmp_path / str(attempt)
+        where.mkdir()
+        result = _grade(task, files, servers[kind], runtime_python, where)
+        details = _details(where)
+        outcomes.append(
+            (result.scores["schema"], result.findings, details["checks"], details["schema"])
+        )
+    assert all(outcome == outcomes[0] for outcome in outcomes)
+
+
+def _table(
+    name: str,
+    columns: list[str],
+    *,
+    key: tuple[str, ...] = ("id",),
+    indexes: tuple[IndexInfo, ...] = (),
+) -> TableInfo:
+    return TableInfo(
+        name=name,
+        columns=tuple(ColumnInfo(c, "VARCHAR(255)", "string", False, None) for c in columns),
+        primary_key=key,
+        foreign_keys=(),
+        indexes=indexes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "tokens"),
+    [
+        ("users", ("user",)),
+        ("app_users", ("app", "user")),
+        ("OrderItems", ("order", "item")),
+        ("categories", ("category",)),
+        ("addresses", ("address",)),
+        ("status", ("status",)),
+    ],
+)
+def test_table_names_are_read_as_singular_words(name: str, tokens: tuple[str, ...]) -> None:
+    assert name_tokens(name) == tokens
+
+
+def test_entities_match_the_table_named_for_them_not_a_link_table() -> None:
+    expectations = load_expectations("orders-inventory")
+    assert expectations is not None
+    tables = {
+        t.name: t
+        for t in (
+            _table("order_products", ["order_id", "product_id", "quantity", "unit_price"]),
+            _table("products", ["sku", "name", "price", "stock"]),
+            _table("purchase_orders", ["customer_email", "status"]),
+        )
+    }
+    assert {e: t.name for e, t in match_entities(expectations, tables).items()} == {
+        "order": "purchase_orders",
+        "order_item": "order_products",
+        "product": "products",
+    }
+
+
+def test_a_unique_expression_index_on_lower_email_counts_as_unique() -> None:
+    expectations = load_expectations("jwt-auth")
+    lowered = IndexInfo(columns=(None,), expressions=("lower((email)::text)",), unique=True)
+    users = _table("users", ["id", "email", "full_name", "password_hash"], indexes=(lowered,))
+    results, _ = check_schema({"users": users}, expectations)
+    assert {(r.check, r.subject) for r in results if not r.passed} == {
+        ("timestamps", "users.created_at"),
+        ("timestamps", "users.updated_at"),
+    }
