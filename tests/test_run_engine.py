@@ -156,7 +156,7 @@ def test_a_database_server_killed_mid_run_is_replaced_and_the_run_completes(
 ) -> None:
     process = _eval(
         [
-            *RUN_ARGS[:-3],
+            *RUN_ARGS[:4],
             "--samples",
             "3",
             "--db",
