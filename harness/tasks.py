@@ -106,6 +106,7 @@ class Task:
     def __init__(self, root: Path, spec: TaskSpec) -> None:
         self.root = root
         self.spec = spec
+        self._content_hash: str | None = None
 
     @property
     def id(self) -> str:
@@ -178,7 +179,15 @@ class Task:
         return files
 
     def content_hash(self) -> str:
-        """A digest of every file of the task: changes when anything graded changes."""
+        """A digest of every file of the task: changes when anything graded changes.
+
+        Computed once per loaded task: the runner asks for it on every grade.
+        """
+        if self._content_hash is None:
+            self._content_hash = self._digest_files()
+        return self._content_hash
+
+    def _digest_files(self) -> str:
         digest = hashlib.sha256()
         for path in source_files(self.root):
             digest.update(path.relative_to(self.root).as_posix().encode())
