@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -19,11 +20,22 @@ from pathlib import Path
 HARNESS = [sys.executable, "-m", "harness.cli"]
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(args: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one `harness eval`; prints how many cores it kept busy (CPU time
+    of the harness and everything it started: apps, hidden tests, database servers)."""
+    cpu_before = _children_cpu()
     began = time.monotonic()
     subprocess.run([*HARNESS, "eval", "--no-report", *args], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.monotonic() - began
+    wall = time.monotonic() - began
+    print(f"  {' '.join(args[:4])}: {wall:.1f}s wall, "
+          f"{(_children_cpu() - cpu_before) / wall:.2f} cores busy on average")
+    return wall
 
 
 def _rows(results: Path) -> list[dict[str, object]]:

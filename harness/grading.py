@@ -17,7 +17,7 @@ from harness.errors import InfrastructureError
 from harness.failpoints import failpoint
 from harness.results import BootRecord, SampleResult
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.local_app import BootOutcome
+from harness.sandbox.readiness import BootOutcome
 from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
 from harness.scoring import correct_and_secure, overall_score
 from harness.store import write_json_atomic

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
@@ -34,6 +34,7 @@ from harness.agents import (
     registered_providers,
     resolve_provider,
 )
+from harness.agents.limits import concurrency_limit
 from harness.config import (
     DEFAULT_DATABASES,
     DEFAULT_MODEL,
@@ -62,7 +63,7 @@ from harness.results import BootRecord, ExtractionRecord, SampleResult
 from harness.sandbox.databases import DatabaseServer, server_alive
 from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
-from harness.sandbox.servers import SERVER_URL_ENV, ServerOpener, ServerPool, open_server
+from harness.sandbox.servers import LOCAL_SERVERS, SERVER_URL_ENV, ServerPool, ServerSource
 from harness.store import RUN_FILE, RunStore, write_json_atomic, write_text_atomic
 from harness.tasks import Task, load_tasks
 
@@ -235,6 +236,18 @@ def grade_response(
     return results
 
 
+@dataclass(frozen=True)
+class GradingJob:
+    """One candidate on one database: the unit the grading pool runs."""
+
+    task: Task
+    sample: int
+    kind: str
+    files: dict[str, str]
+    extraction: ExtractionRecord
+    response_text: str | None
+
+
 def _infra_row(task: Task, sample: int, kind: str, message: str) -> SampleResult:
     return SampleResult(
         task=task.id,
@@ -364,6 +377,7 @@ class EvalRun:
             },
             "graders": dict(grader_versions(DEFAULT_GRADERS)),
             "database_servers": pool.versions(),
+            "database_servers_started": pool.started(),
             "server_restarts": pool.restarts,
             "runtime": self.runtime_info or runtime.describe(),
             "runtime_packages": allowed_packages(),
@@ -389,7 +403,7 @@ class EvalRun:
         units = [(task, sample) for task in self.tasks for sample in range(self.config.samples)]
         total = len(units) * len(self.config.databases)
         stack = ExitStack()
-        runtime, opener = self._open_runtime(stack)
+        runtime, source = self._open_runtime(stack)
         with stack, RunProgress(total, already_done=len(finished)) as progress:
             progress.log(
                 f"run {self.run_id}: {len(self.tasks)} task(s) x {self.config.samples} "
@@ -397,7 +411,7 @@ class EvalRun:
                 f"{self.config.model}, prompt {self.agent.ref}, runtime {self.runtime_name}, "
                 f"{self.jobs} job(s)" + (f", resuming {len(finished)} done" if finished else "")
             )
-            pool = ServerPool(self.config.databases, opener)
+            pool = ServerPool(self.config.databases, source)
             try:
                 self.store.write_run_info(self.run_info(pool, runtime, "running"))
                 pending = [
@@ -408,14 +422,7 @@ class EvalRun:
                     )
                     for task, sample in units
                 ]
-                with ThreadPoolExecutor(max_workers=self.jobs) as workers:
-                    futures = [
-                        workers.submit(self._run_unit, task, sample, kinds, pool, runtime, progress)
-                        for task, sample, kinds in pending
-                        if kinds
-                    ]
-                    for future in futures:
-                        future.result()
+                self._run_stages([p for p in pending if p[2]], pool, runtime, progress)
                 status = "stopped: cost cap reached" if self.stopped else "complete"
                 self.store.write_run_info(self.run_info(pool, runtime, status))
             finally:
@@ -426,18 +433,18 @@ class EvalRun:
             )
         return self.store.root
 
-    def _open_runtime(self, stack: ExitStack) -> tuple[Runtime, ServerOpener]:
+    def _open_runtime(self, stack: ExitStack) -> tuple[Runtime, ServerSource]:
         """The runtime candidates boot in, and where the run's database servers come from.
 
         Docker: the engine session (labels, sweep of dead runs, host firewall), the images
         (built when missing), server containers; all removed when `stack` closes."""
         if self.runtime_name != "docker":
-            return LocalRuntime(ensure_runtime_venv()), open_server
+            return LocalRuntime(ensure_runtime_venv()), LOCAL_SERVERS
         from harness.sandbox.docker_backend import DockerBackend
 
         backend = stack.enter_context(DockerBackend(self.run_id))
         self.runtime_info = backend.describe()
-        return backend.runtime, backend.open_server
+        return backend.runtime, backend
 
     def _stored_response(self, task: Task, sample: int) -> ModelResponse | None:
         """A response saved by an earlier attempt at this run: never ask the model twice."""
@@ -495,17 +502,38 @@ class EvalRun:
         failpoint("after-generate")
         return response
 
-    def _run_unit(
+    def _run_stages(
         self,
-        task: Task,
-        sample: int,
-        kinds: list[str],
+        pending: list[tuple[Task, int, list[str]]],
         pool: ServerPool,
         runtime: Runtime,
         progress: RunProgress,
     ) -> None:
+        """Generate each (task, sample) and grade each (task, sample, database) as soon as
+        its response exists: generation (network-bound, limited per provider) and grading
+        (CPU-bound, `jobs` at once) run in their own pools and overlap."""
+        generation_workers = max(self.jobs, concurrency_limit())
+        with (
+            ThreadPoolExecutor(self.jobs, thread_name_prefix="grade") as graders,
+            ThreadPoolExecutor(generation_workers, thread_name_prefix="generate") as generators,
+        ):
+            generated = [
+                generators.submit(self._generate_unit, task, sample, kinds, progress)
+                for task, sample, kinds in pending
+            ]
+            graded: list[Future[None]] = []
+            for done in as_completed(generated):
+                for job in done.result():
+                    graded.append(graders.submit(self._grade_job, job, pool, runtime, progress))
+            for future in graded:
+                future.result()
+
+    def _generate_unit(
+        self, task: Task, sample: int, kinds: list[str], progress: RunProgress
+    ) -> list[GradingJob]:
+        """The response for (task, sample), stored and extracted: one job per database."""
         if self.stopped:
-            return  # the cost cap was reached: leave the unit for a resume with a higher cap
+            return []  # the cost cap was reached: leave the unit for a resume with a higher cap
         progress.stage("generating", +1)
         try:
             response = self._generate(task, sample)
@@ -513,7 +541,7 @@ class EvalRun:
             if not self.stopped:
                 self.stopped = str(exc)
                 progress.log(f"{exc}: stopping; what finished is kept")
-            return
+            return []
         except Exception as exc:  # a provider's failure (ProviderError) is never the model's score
             progress.log(f"{task.id} #{sample}: generation failed: {exc}")
             for kind in kinds:
@@ -523,20 +551,25 @@ class EvalRun:
                     ),
                     progress,
                 )
-            return
+            return []
         finally:
             progress.stage("generating", -1)
         files, extraction = store_extraction(self.store, task, sample, response)
-        for kind in kinds:
-            progress.stage("grading", +1)
-            try:
-                result = self._grade(
-                    task, sample, kind, files, pool, runtime, graded_text(response)
-                )
-            finally:
-                progress.stage("grading", -1)
-            result.extraction = extraction
-            self._record(result, progress)
+        text = graded_text(response)
+        return [GradingJob(task, sample, kind, files, extraction, text) for kind in kinds]
+
+    def _grade_job(
+        self, job: GradingJob, pool: ServerPool, runtime: Runtime, progress: RunProgress
+    ) -> None:
+        progress.stage("grading", +1)
+        try:
+            result = self._grade(
+                job.task, job.sample, job.kind, job.files, pool, runtime, job.response_text
+            )
+        finally:
+            progress.stage("grading", -1)
+        result.extraction = job.extraction
+        self._record(result, progress)
 
     def _grade(
         self,
@@ -554,7 +587,7 @@ class EvalRun:
             task.content_hash(),
             grader_versions(DEFAULT_GRADERS),
             runtime.describe(),
-            pool.get(kind).version(),
+            pool.version(kind),
             kind,
             response_text,
         )

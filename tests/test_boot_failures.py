@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.agents import ModelResponse
-from harness.grading import CandidateRun, grade_candidate
+from harness.grading import DEFAULT_GRADERS
 from harness.runner import extract_response
 from harness.sandbox.databases import DatabaseServer
 from harness.tasks import Task
+from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "responses"
 STARTUP_TIMEOUT_S = 4.0
@@ -21,18 +22,10 @@ STARTUP_TIMEOUT_S = 4.0
 def _grade(name: str, task: Task, server: DatabaseServer, python: Path, tmp_path: Path):
     response = ModelResponse(text=(FIXTURES / name).read_text(), model="fixture")
     files, _ = extract_response(response)
-    run = CandidateRun(
-        task=task,
-        files=files,
-        files_dir=tmp_path,
-        sample=0,
-        server=server,
-        artifacts_dir=tmp_path,
-        python=python,
-        startup_timeout_s=STARTUP_TIMEOUT_S,
-    )
     began = time.monotonic()
-    result = grade_candidate(run)
+    result = grade_files(
+        task, files, server, python, tmp_path, DEFAULT_GRADERS, startup_timeout_s=STARTUP_TIMEOUT_S
+    )
     return result, time.monotonic() - began
 
 

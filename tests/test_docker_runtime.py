@@ -29,7 +29,7 @@ import pytest
 
 from harness.agents import ModelResponse
 from harness.config import APP_LOG_LIMIT_BYTES, RUNTIME_REQUIREMENTS
-from harness.grading import CandidateRun, grade_candidate
+from harness.grading import DEFAULT_GRADERS
 from harness.runner import extract_response
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
 from harness.sandbox.docker_app import AppLimits, DockerApp
@@ -48,6 +48,7 @@ from harness.sandbox.docker_engine import (
 from harness.sandbox.docker_images import ensure_images
 from harness.selftest import _judge_mutant
 from harness.tasks import Task
+from tests.support.grading import grade_files
 
 PROJECT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
@@ -205,18 +206,17 @@ def _grade(
     timeout_s: float = 20.0,
 ):
     folder.mkdir(parents=True, exist_ok=True)
-    run = CandidateRun(
-        task=task,
-        files=files,
-        files_dir=folder,
-        sample=0,
-        server=server,
-        artifacts_dir=folder,
+    began = time.monotonic()
+    result = grade_files(
+        task,
+        files,
+        server,
+        None,
+        folder,
+        DEFAULT_GRADERS,
         runtime=backend.runtime,
         startup_timeout_s=timeout_s,
     )
-    began = time.monotonic()
-    result = grade_candidate(run)
     return result, time.monotonic() - began
 
 

@@ -11,6 +11,7 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -29,11 +30,10 @@ from graders.fuzz import (
     load_config,
     parse_events,
 )
-from harness.grading import CandidateRun, grade_candidate
-from harness.results import SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime import LocalRuntime
 from harness.tasks import Task, list_task_ids, load_task
+from tests.support.grading import grade_files
 
 KINDS = ["postgres", "mysql"]
 TASKS = {task_id: load_task(task_id) for task_id in list_task_ids()}
@@ -42,28 +42,7 @@ TASKS = {task_id: load_task(task_id) for task_id in list_task_ids()}
 KNOWN_REFERENCE_DEFECTS: dict[str, str] = {}
 
 
-def _grade(
-    task: Task,
-    files: dict[str, str],
-    server: DatabaseServer,
-    python: Path,
-    folder: Path,
-    graders: tuple[str, ...] = ("boot", "fuzz"),
-) -> SampleResult:
-    run = CandidateRun(
-        task=task,
-        files=files,
-        files_dir=folder,
-        sample=0,
-        server=server,
-        artifacts_dir=folder,
-        python=python,
-        graders=graders,
-    )
-    result = grade_candidate(run)
-    assert result.infra_error is None, result.infra_error
-    assert result.scores["boot"] == 1.0, result.findings
-    return result
+_grade = partial(grade_files, graders=("boot", "fuzz"), must_boot=True)
 
 
 @contextmanager

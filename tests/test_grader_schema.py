@@ -3,6 +3,7 @@ app fails exactly the checks it was built to fail, and grading is repeatable."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,9 @@ from graders.schema import (
     name_tokens,
 )
 from harness.config import TASKS_DIR
-from harness.grading import CandidateRun, grade_candidate
 from harness.sandbox.databases import DatabaseServer
 from harness.tasks import Task, TaskSpec, read_python_tree
+from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "schema"
 KINDS = ["postgres", "mysql"]
@@ -51,18 +52,7 @@ def _fixture_task(task_id: str, root: Path) -> Task:
     return Task(root, spec)
 
 
-def _grade(task: Task, files: dict[str, str], server: DatabaseServer, python: Path, folder: Path):
-    run = CandidateRun(
-        task=task,
-        files=files,
-        files_dir=folder,
-        sample=0,
-        server=server,
-        artifacts_dir=folder,
-        python=python,
-        graders=GRADERS,
-    )
-    return grade_candidate(run)
+_grade = partial(grade_files, graders=GRADERS)
 
 
 def _failed(details: dict[str, Any]) -> set[tuple[str, str]]:

@@ -5,6 +5,7 @@ grading one sample five times gives the same result."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,10 @@ import graders.security  # noqa: F401  (registers the grader)
 from graders.probes.evidence import same_value
 from graders.probes.tokens import hmac_signs, split_token
 from graders.security import CHECKS, CheckLog, _is_free_text_query, score_checks
-from harness.grading import CandidateRun, grade_candidate
 from harness.results import SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.tasks import Task, list_task_ids, load_task
+from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders_live"
 KINDS = ["postgres", "mysql"]
@@ -72,23 +73,7 @@ def load_fixture(path: Path) -> tuple[Task, dict[str, str], set[str]]:
 FIXTURE_PATHS = sorted(FIXTURES.glob("*.yaml"))
 
 
-def _grade(
-    task: Task, files: dict[str, str], server: DatabaseServer, python: Path, folder: Path
-) -> SampleResult:
-    run = CandidateRun(
-        task=task,
-        files=files,
-        files_dir=folder,
-        sample=0,
-        server=server,
-        artifacts_dir=folder,
-        python=python,
-        graders=("boot", "security"),
-    )
-    result = grade_candidate(run)
-    assert result.infra_error is None, result.infra_error
-    assert result.scores["boot"] == 1.0, result.findings
-    return result
+_grade = partial(grade_files, graders=("boot", "security"), must_boot=True)
 
 
 def _failed(result: SampleResult) -> set[str]:

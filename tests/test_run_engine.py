@@ -131,9 +131,14 @@ def test_an_unchanged_rerun_grades_nothing(tmp_path: Path) -> None:
     began = time.monotonic()
     code, output = _finish(_eval([*RUN_ARGS, "--run-id", "second"], tmp_path))
     assert code == 0, output
+    first = json.loads((tmp_path / "results" / "first" / "run.json").read_text())
+    assert first["database_servers_started"] == ["postgres"]
     info = json.loads((tmp_path / "results" / "second" / "run.json").read_text())
     assert info["counters"]["graded"] == 0
     assert info["counters"]["cached_grades"] == 2
+    # Nothing to grade, so no database server was started just to be asked its version.
+    assert info["database_servers_started"] == []
+    assert info["database_servers"] == first["database_servers"]
     assert _comparable(_rows(tmp_path / "results" / "first")) == _comparable(
         _rows(tmp_path / "results" / "second")
     )

@@ -6,15 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from graders.functional import hidden_test_names
-from harness.grading import CandidateRun, grade_candidate
-from harness.results import SampleResult
+from harness.grading import PROOF_GRADERS
 from harness.sandbox.databases import DatabaseServer
-from harness.tasks import Task, list_task_ids, load_task
+from harness.tasks import list_task_ids, load_task
+from tests.support.grading import grade_files
 
 TASKS = {task_id: load_task(task_id) for task_id in list_task_ids()}
 KINDS = ["postgres", "mysql"]
@@ -22,19 +23,7 @@ MUTANTS = [(task.id, mutant.name) for task in TASKS.values() for mutant in task.
 MIN_HIDDEN_TESTS = {"user-crud": 15}
 
 
-def _grade(
-    task: Task, files: dict[str, str], server: DatabaseServer, python: Path, folder: Path
-) -> SampleResult:
-    run = CandidateRun(
-        task=task,
-        files=files,
-        files_dir=folder,
-        sample=0,
-        server=server,
-        artifacts_dir=folder,
-        python=python,
-    )
-    return grade_candidate(run)
+_grade = partial(grade_files, graders=PROOF_GRADERS)
 
 
 @pytest.mark.parametrize("task_id", TASKS)

@@ -35,7 +35,6 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 import docker.errors
-import httpx
 from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import LogConfig, Ulimit
@@ -50,7 +49,7 @@ from harness.sandbox.docker_engine import (
     remove_container,
     remove_network,
 )
-from harness.sandbox.local_app import BootOutcome
+from harness.sandbox.readiness import BootOutcome, wait_until_ready
 
 APP_PORT = 8000
 APP_UID = 10001
@@ -339,28 +338,23 @@ class DockerApp:
         )
 
     def _wait_until_ready(self, started: float, timeout_s: float) -> BootOutcome:
-        """Ready = any HTTP answer (uvicorn answers only after startup ran); fail fast on exit."""
+        """Ready = any HTTP answer; the container's state is read when its log ends, and
+        at most once a second otherwise."""
         assert self.log is not None
-        deadline = started + timeout_s
+        log = self.log
         next_state_check = time.monotonic() + 1.0
-        timeout = httpx.Timeout(2.0, connect=0.5)
-        with httpx.Client(timeout=timeout, trust_env=False) as client:
-            while time.monotonic() < deadline:
-                if self.log.ended.is_set() or time.monotonic() >= next_state_check:
-                    state = self._state()
-                    if state.get("Status") not in ("running", "created", "restarting"):
-                        return self._exit_outcome(started, state)
-                    next_state_check = time.monotonic() + 1.0
-                try:
-                    client.get(f"{self.base_url}/openapi.json")
-                    return BootOutcome(True, time.monotonic() - started)
-                except httpx.TransportError:
-                    time.sleep(0.05)
-        return BootOutcome(
-            False,
-            time.monotonic() - started,
-            f"app not ready within {timeout_s:.0f}s:\n" + self.log.tail(),
-        )
+
+        def exited() -> BootOutcome | None:
+            nonlocal next_state_check
+            if not log.ended.is_set() and time.monotonic() < next_state_check:
+                return None
+            next_state_check = time.monotonic() + 1.0
+            state = self._state()
+            if state.get("Status") in ("running", "created", "restarting"):
+                return None
+            return self._exit_outcome(started, state)
+
+        return wait_until_ready(self.base_url, started, timeout_s, exited, log.tail)
 
     def stop(self) -> None:
         """Remove the container and its network; idempotent, never raises."""

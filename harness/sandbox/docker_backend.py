@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
+import docker
+
 from harness.errors import InfrastructureError
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.docker_app import AppLimits, DockerRuntime
@@ -40,6 +42,13 @@ class DockerBackend:
         try:
             self.session.open()
             self.runtime = DockerRuntime(self.session, self.images.runtime, limits)
+            self.image_ids = {
+                kind: str(client.images.get(self.images.database(kind)).id)
+                for kind in ("postgres", "mysql")
+            }
+        except docker.errors.DockerException as exc:
+            self.session.close()
+            raise InfrastructureError(f"docker backend: {exc}") from exc
         except BaseException:
             self.session.close()
             raise
@@ -47,6 +56,13 @@ class DockerBackend:
     def open_server(self, kind: str) -> DatabaseServer:
         """The run's server for `kind` (a container; never a URL from the environment)."""
         return start_docker_server(kind, self.session, self.images.database(kind))
+
+    def server_version(self, kind: str) -> str:
+        """The database image's id: a rebuilt or different image is a different engine."""
+        return f"docker {self.image_ids[kind]}"
+
+    def can_restart(self, kind: str) -> bool:
+        return True
 
     def describe(self) -> dict[str, str]:
         return {

@@ -17,7 +17,6 @@ registry; the run's labels and sweep do its job).
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 import docker.errors
@@ -35,35 +34,16 @@ from harness.sandbox.docker_engine import (
     best_effort,
     remove_container,
 )
+from harness.sandbox.server_settings import (
+    ADMIN_USER,
+    MYSQL_FLAGS,
+    POSTGRES_FLAGS,
+    wait_until_accepting,
+)
 
 testcontainers_config.ryuk_disabled = True
 
 START_TIMEOUT_S = 120.0
-ADMIN_USER = "harness"
-# Throwaway servers: durability off, room for parallel samples, statistics on (the
-# statement counter reads pg_stat_statements / performance_schema).
-POSTGRES_FLAGS = [
-    "-c",
-    "fsync=off",
-    "-c",
-    "synchronous_commit=off",
-    "-c",
-    "full_page_writes=off",
-    "-c",
-    "max_connections=300",
-    "-c",
-    "shared_preload_libraries=pg_stat_statements",
-]
-MYSQL_FLAGS = [
-    "--skip-log-bin",
-    "--character-set-server=utf8mb4",
-    "--collation-server=utf8mb4_unicode_ci",
-    "--innodb-flush-log-at-trx-commit=0",
-    "--innodb-doublewrite=OFF",
-    "--skip-name-resolve",
-    "--max-connections=300",
-    "--performance-schema=ON",
-]
 
 
 class _HarnessPostgresContainer(PostgresContainer):
@@ -154,7 +134,7 @@ def _container_for(kind: str, image: str, password: str) -> tuple[DockerContaine
         mysql = _HarnessMySqlContainer(
             image, username="root", root_password=password, password=password, dbname="harness"
         )
-        mysql.with_command(MYSQL_FLAGS)
+        mysql.with_command(list(MYSQL_FLAGS))
         return mysql, "/var/lib/mysql", 3306
     raise InfrastructureError(f"unknown database {kind!r} (known: postgres, mysql)")
 
@@ -225,25 +205,12 @@ def start_docker_server(kind: str, session: DockerSession, image: str) -> Docker
 
 def _wait_until_accepting(server: DatabaseServer, owned: _ServerContainer) -> None:
     """A real admin connection; fail fast (with the server's log) when the container exits."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last_error = ""
-    while time.monotonic() < deadline:
+
+    def ended() -> str | None:
         try:
             status, code = owned.status()
         except docker.errors.DockerException as exc:
             raise InfrastructureError(f"{server.kind} server container vanished: {exc}") from exc
-        if status in ("exited", "dead"):
-            raise InfrastructureError(
-                f"{server.kind} server container exited with {code} during start; "
-                f"log:\n{owned.log_tail()}"
-            )
-        try:
-            server.version()
-            return
-        except InfrastructureError as exc:
-            last_error = str(exc)
-            time.sleep(0.25)
-    raise InfrastructureError(
-        f"{server.kind} server container not accepting after {START_TIMEOUT_S:.0f}s: "
-        f"{last_error}\n{owned.log_tail()}"
-    )
+        return f"container exited with {code}" if status in ("exited", "dead") else None
+
+    wait_until_accepting(server, ended, START_TIMEOUT_S, owned.log_tail)

@@ -12,11 +12,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-
-import httpx
 
 from harness.config import APP_ACCOUNT, APP_LOG_LIMIT_BYTES, APP_MEMORY_LIMIT_MB
 from harness.sandbox.app_log import CappedLog
@@ -27,20 +24,11 @@ from harness.sandbox.processes import (
     free_loopback_port,
     kill_process_group,
 )
+from harness.sandbox.readiness import BootOutcome, wait_until_ready
 from harness.sandbox.runtime_venv import world_accessible
 
 _PORT_CLASH = "address already in use"
 _PORT_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class BootOutcome:
-    """Whether the app came up, how long it took, and why not."""
-
-    ok: bool
-    seconds: float
-    error: str | None = None
-    infra_error: str | None = None
 
 
 def _apply_limits(memory_mb: int) -> None:
@@ -151,29 +139,21 @@ class LocalApp:
         )
 
     def _wait_until_ready(self, started: float, timeout_s: float) -> BootOutcome:
-        """Ready = any HTTP answer (uvicorn answers only after startup ran); fail fast on exit."""
         assert self.process is not None and self.log is not None
-        deadline = started + timeout_s
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                code = self.process.poll()
-                if code is not None:
-                    self.log.close()
-                    return BootOutcome(
-                        False,
-                        time.monotonic() - started,
-                        f"app exited with code {code} before it was ready:\n" + self.log.tail(),
-                    )
-                try:
-                    client.get(f"{self.base_url}/openapi.json")
-                    return BootOutcome(True, time.monotonic() - started)
-                except httpx.TransportError:
-                    time.sleep(0.05)
-        return BootOutcome(
-            False,
-            time.monotonic() - started,
-            f"app not ready within {timeout_s:.0f}s:\n" + self.log.tail(),
-        )
+        process, log = self.process, self.log
+
+        def exited() -> BootOutcome | None:
+            code = process.poll()
+            if code is None:
+                return None
+            log.close()
+            return BootOutcome(
+                False,
+                time.monotonic() - started,
+                f"app exited with code {code} before it was ready:\n" + log.tail(),
+            )
+
+        return wait_until_ready(self.base_url, started, timeout_s, exited, log.tail)
 
     def _stop_process(self) -> None:
         if self.process is not None:

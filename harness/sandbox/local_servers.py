@@ -26,9 +26,14 @@ from harness.sandbox.processes import (
     free_loopback_port,
     kill_process_group,
 )
+from harness.sandbox.server_settings import (
+    ADMIN_USER,
+    MYSQL_FLAGS,
+    POSTGRES_FLAGS,
+    wait_until_accepting,
+)
 
 START_TIMEOUT_S = 60.0
-_ADMIN_USER = "harness"
 
 
 def _postgres_bindir() -> Path:
@@ -111,23 +116,12 @@ class _OwnedServer:
 
 def _wait_until_accepting(server: DatabaseServer, owned: _OwnedServer) -> None:
     """Wait on a real connection, failing fast if the server process died."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last_error = ""
-    while time.monotonic() < deadline:
-        if owned.process.poll() is not None:
-            raise InfrastructureError(
-                f"{server.kind} server exited with {owned.process.returncode} during start; "
-                f"log:\n{_tail(owned.log)}"
-            )
-        try:
-            server.version()
-            return
-        except InfrastructureError as exc:
-            last_error = str(exc)
-            time.sleep(0.2)
-    raise InfrastructureError(
-        f"{server.kind} server not accepting after {START_TIMEOUT_S}s: {last_error}"
-    )
+
+    def ended() -> str | None:
+        code = owned.process.poll()
+        return None if code is None else f"exited with {code}"
+
+    wait_until_accepting(server, ended, START_TIMEOUT_S, lambda: _tail(owned.log))
 
 
 class LocalPostgresServer(PostgresServer):
@@ -152,7 +146,7 @@ class LocalPostgresServer(PostgresServer):
                 "-D",
                 str(workdir / "data"),
                 "-U",
-                _ADMIN_USER,
+                ADMIN_USER,
                 f"--pwfile={workdir / 'pwfile'}",
                 "--auth-host=scram-sha-256",
                 "--auth-local=trust",
@@ -177,16 +171,7 @@ class LocalPostgresServer(PostgresServer):
                     str(workdir),
                     "-c",
                     "listen_addresses=127.0.0.1",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=300",
-                    "-c",
-                    "shared_preload_libraries=pg_stat_statements",
+                    *POSTGRES_FLAGS,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -196,7 +181,7 @@ class LocalPostgresServer(PostgresServer):
         owned = _OwnedServer(process, workdir, log)
         url = URL.create(
             "postgresql+psycopg",
-            username=_ADMIN_USER,
+            username=ADMIN_USER,
             password=password,
             host="127.0.0.1",
             port=port,
@@ -258,14 +243,7 @@ class LocalMySQLServer(MySQLServer):
                     f"--port={port}",
                     f"--socket={socket_path}",
                     f"--pid-file={workdir / 'mysqld.pid'}",
-                    "--skip-log-bin",
-                    "--character-set-server=utf8mb4",
-                    "--collation-server=utf8mb4_unicode_ci",
-                    "--innodb-flush-log-at-trx-commit=0",
-                    "--innodb-doublewrite=0",
-                    "--skip-name-resolve",
-                    "--max-connections=300",
-                    "--performance-schema=ON",
+                    *MYSQL_FLAGS,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -280,7 +258,7 @@ class LocalMySQLServer(MySQLServer):
             owned.stop()
             raise
         url = URL.create(
-            "mysql+pymysql", username=_ADMIN_USER, password=password, host="127.0.0.1", port=port
+            "mysql+pymysql", username=ADMIN_USER, password=password, host="127.0.0.1", port=port
         )
         server = cls(url, owned)
         try:
@@ -316,7 +294,27 @@ def _create_admin_over_socket(socket_path: Path, password: str, owned: _OwnedSer
             time.sleep(0.2)
     try:
         with conn.cursor() as cursor:
-            cursor.execute(f"CREATE USER '{_ADMIN_USER}'@'%%' IDENTIFIED BY %s", (password,))
-            cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{_ADMIN_USER}'@'%' WITH GRANT OPTION")
+            cursor.execute(f"CREATE USER '{ADMIN_USER}'@'%%' IDENTIFIED BY %s", (password,))
+            cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'%' WITH GRANT OPTION")
     finally:
         conn.close()
+
+
+def local_server_version(kind: str) -> str:
+    """The version of the server binary a local `kind` server would run, read without
+    starting one (part of the grade cache key, so an unchanged re-run starts nothing)."""
+    if kind == "postgres":
+        binary = str(_postgres_bindir() / "postgres")
+    else:
+        binary = _which_any("mariadbd", "mysqld")
+    try:
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InfrastructureError(f"{binary} --version failed: {exc}") from exc
+    if done.returncode != 0 or not done.stdout.strip():
+        raise InfrastructureError(
+            f"{binary} --version exited {done.returncode}: {done.stderr.strip()[:300]}"
+        )
+    return f"local {done.stdout.strip()}"

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.sandbox.databases import SampleDatabase
-from harness.sandbox.local_app import BootOutcome, LocalApp
+from harness.sandbox.local_app import LocalApp
+from harness.sandbox.readiness import BootOutcome
 
 
 class CandidateApp(Protocol):
