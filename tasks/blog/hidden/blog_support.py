@@ -138,6 +138,10 @@ def get_post(api: httpx.Client, post_id: int) -> dict[str, Any]:
     return post
 
 
+def assert_not_server_error(response: httpx.Response, what: str) -> None:
+    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+
+
 def check_page(response: httpx.Response, what: str) -> dict[str, Any]:
     assert response.status_code == 200, f"{what}: {response.status_code} {response.text[:500]}"
     page = response.json()

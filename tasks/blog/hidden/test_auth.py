@@ -14,6 +14,8 @@ import jwt
 from blog_support import (
     Account,
     assert_no_password,
+    assert_not_server_error,
+    author_of,
     create_comment,
     create_post,
     get_post,
@@ -197,3 +199,24 @@ def test_changes_without_valid_token_return_401(
     assert stored["title"] == post["title"]
     assert stored["comment_count"] == 1
     assert [item["id"] for item in list_comments(api, post["id"])["items"]] == [comment["id"]]
+
+
+def test_register_and_login_with_nul_character_are_not_server_errors(api: httpx.Client) -> None:
+    email = new_email()
+    password = new_password()
+    full_name = f"Nul {new_token()}\x00Writer"
+    response = api.post(
+        "/auth/register", json={"email": email, "password": password, "full_name": full_name}
+    )
+    assert_not_server_error(response, "POST /auth/register with a NUL in full_name")
+    if response.is_success:
+        assert response.json()["full_name"] == full_name, response.json()
+        token = login(api, email, password)["access_token"]
+        account = Account(response.json()["id"], email, password, full_name, token)
+        assert author_of(create_post(api, account))[1] == full_name, "full_name not stored as sent"
+    else:
+        register(api, email=email, password=password)
+    for login_email in (f"{email}\x00x", f"x\x00{email}", "\x00"):
+        response = api.post("/auth/login", json={"email": login_email, "password": password})
+        assert_not_server_error(response, f"POST /auth/login with email {login_email!r}")
+        assert response.status_code >= 400, f"{login_email!r} logged in: {response.status_code}"

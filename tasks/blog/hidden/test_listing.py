@@ -9,6 +9,7 @@ from graders.statement_counter import StatementCounter
 
 from blog_support import (
     Account,
+    assert_not_server_error,
     author_of,
     create_comment,
     create_post,
@@ -214,6 +215,19 @@ def test_list_posts_large_offset_is_not_a_server_error(api: httpx.Client) -> Non
         if response.status_code == 200:
             page = response.json()
             assert page["items"] == [], f"offset={offset}: {page}"
+
+
+def test_list_posts_nul_character_in_filters_is_not_a_server_error(
+    api: httpx.Client, alice: Account
+) -> None:
+    token = new_token()
+    decoy = create_post(api, alice, title=f"Decoy {token}", tags=[token])
+    for name in ("search", "tag"):
+        for value in (f"{token}\x00zz", "\x00"):
+            response = api.get("/posts", params={name: value})
+            assert_not_server_error(response, f"GET /posts?{name}={value!r}")
+            if response.is_success and value != "\x00":
+                assert decoy["id"] not in ids_of(response.json()), f"{name}={value!r}"
 
 
 def statements_for(

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from blog_support import (
     INT32_MAX,
     Account,
+    assert_not_server_error,
     author_of,
     comment_rows_containing,
     create_comment,
@@ -275,3 +276,32 @@ def test_timestamps_include_utc_offset(api: httpx.Client, alice: Account, bob: A
         stamp = parse_timestamp(item["created_at"])
         assert stamp.tzinfo is not None, f"comment created_at={item['created_at']!r} is naive"
         assert abs(stamp - now) < timedelta(minutes=10), f"{item['created_at']!r}, now {now}"
+
+
+def test_post_and_comment_with_nul_character_are_not_server_errors(
+    api: httpx.Client, alice: Account
+) -> None:
+    token = new_token()
+    title = f"Nul {token}\x00Title"
+    body = f"Body {token}\x00with a NUL"
+    for payload in (
+        {"title": title, "body": "Plain body"},
+        {"title": "Plain title", "body": body},
+        {"title": "Plain title", "body": "Plain body", "tags": [f"nul\x00{token}"]},
+    ):
+        response = api.post("/posts", json=payload, headers=alice.headers)
+        assert_not_server_error(response, f"POST /posts {payload}")
+        if response.is_success:
+            stored = get_post(api, response.json()["id"])
+            for field, value in payload.items():
+                assert stored[field] == value, f"{field} was stored as {stored[field]!r}"
+    post = create_post(api, alice, title="Before Nul", tags=["plain"])
+    for field, value in (("title", title), ("body", body), ("tags", [f"nul\x00{token}"])):
+        response = api.patch(f"/posts/{post['id']}", json={field: value}, headers=alice.headers)
+        assert_not_server_error(response, f"PATCH /posts/{{id}} with a NUL in {field}")
+        expected = value if response.is_success else post[field]
+        assert get_post(api, post["id"])[field] == expected, f"{field} after the PATCH"
+    response = api.post(f"/posts/{post['id']}/comments", json={"body": body}, headers=alice.headers)
+    assert_not_server_error(response, "POST /posts/{id}/comments with a NUL in body")
+    bodies = [item["body"] for item in list_comments(api, post["id"])["items"]]
+    assert bodies == ([body] if response.is_success else []), f"comments: {bodies!r}"

@@ -61,7 +61,9 @@ class RegisterRequest(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    email: Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
+    email: Annotated[
+        str, Field(max_length=320), AfterValidator(normalize_email), AfterValidator(reject_nul)
+    ]
     password: Annotated[str, Field(max_length=1024)]
 
 

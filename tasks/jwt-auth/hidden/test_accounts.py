@@ -298,3 +298,33 @@ def test_change_password_invalid_new_password_returns_422(api: httpx.Client) -> 
         )
         assert response.status_code == 422, f"{sorted(payload)}: {response.status_code}"
     login(api, account.email, account.password)
+
+
+def assert_not_server_error(response: httpx.Response, what: str) -> None:
+    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+
+
+def test_register_with_nul_character_is_not_a_server_error(api: httpx.Client) -> None:
+    tag = uuid.uuid4().hex[:12]
+    cases = (("full_name", f"Nul {tag}\x00Name"), ("email", f"nul{tag}\x00@example.com"))
+    for field, value in cases:
+        payload = {"email": new_email(), "password": new_password(), "full_name": "Nul Field"}
+        payload[field] = value
+        response = api.post("/auth/register", json=payload)
+        assert_not_server_error(response, f"POST /auth/register with a NUL in {field}")
+        if response.is_success:
+            assert response.json()[field] == value, f"{field} came back as {response.json()!r}"
+            profile = me(api, login(api, payload["email"], payload["password"])["access_token"])
+            assert profile.status_code == 200, profile.text
+            assert profile.json()[field] == value, f"{field} was not stored as sent"
+
+
+def test_login_with_nul_character_is_not_a_server_error(api: httpx.Client) -> None:
+    account = register(api, full_name="Nul Login")
+    for email in (f"{account.email}\x00x", f"x\x00{account.email}", "\x00"):
+        response = login_response(api, email, account.password)
+        assert_not_server_error(response, f"POST /auth/login with email {email!r}")
+        assert response.status_code >= 400, f"email {email!r} logged in: {response.status_code}"
+    tokens = login_account(api, account)
+    for token in (tokens["refresh_token"] + "\x00", "\x00"):
+        assert_not_server_error(refresh(api, token), "POST /auth/refresh with a NUL")

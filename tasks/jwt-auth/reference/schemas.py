@@ -8,14 +8,26 @@ def normalize_email(value: str) -> str:
     return value.strip().lower()
 
 
+def reject_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
-Email = Annotated[EmailStr, Field(max_length=255), AfterValidator(normalize_email)]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Email = Annotated[
+    EmailStr, Field(max_length=255), AfterValidator(normalize_email), AfterValidator(reject_nul)
+]
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(reject_nul),
+]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 SuppliedPassword = Annotated[str, Field(max_length=1024)]
 UTCDateTime = Annotated[datetime, AfterValidator(ensure_utc)]
@@ -40,7 +52,11 @@ class UserRead(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320)]
+    email: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, to_lower=True, max_length=320),
+        AfterValidator(reject_nul),
+    ]
     password: SuppliedPassword
 
 

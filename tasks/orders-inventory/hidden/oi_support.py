@@ -71,6 +71,10 @@ def expect(response: httpx.Response, status: int, what: str) -> Any:
     return body_of(response) if response.content else None
 
 
+def assert_not_server_error(response: httpx.Response, what: str) -> None:
+    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+
+
 def create_product(
     api: httpx.Client,
     *,

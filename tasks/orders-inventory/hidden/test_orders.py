@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from oi_support import (
     INT32_MAX,
     adjust,
+    assert_not_server_error,
     body_of,
     create_product,
     db_order_rows,
@@ -454,3 +455,21 @@ def test_stock_adjustments_and_orders_keep_stock_consistent(api: httpx.Client) -
     expect(api.post(f"/orders/{order['id']}/cancel"), 200, "cancel")
     assert expect(adjust(api, product["id"], -3, "damaged"), 200, "adjust -3")["stock"] == 0
     assert body_of(api.get(f"/products/{product['id']}"))["stock"] == 0
+
+
+def test_orders_nul_character_in_customer_email_is_not_a_server_error(api: httpx.Client) -> None:
+    product = create_product(api, stock=5)
+    email = new_email("nul")
+    placed = place_order(api, [(product["id"], 1)], email=email)
+    nul_email = email.replace("@", "\x00x@")
+    response = api.post("/orders", json=order_payload(nul_email, [(product["id"], 1)]))
+    assert_not_server_error(response, "POST /orders with a NUL in customer_email")
+    if response.is_success:
+        stored = get_order(api, body_of(response)["id"])
+        assert stored["customer_email"] == nul_email, f"stored as {stored['customer_email']!r}"
+    assert stock_of(api, product["id"]) == (3 if response.is_success else 4)
+    for value in (f"{email}\x00x", "\x00"):
+        response = api.get("/orders", params={"customer_email": value})
+        assert_not_server_error(response, f"GET /orders?customer_email={value!r}")
+        if response.is_success and value != "\x00":
+            assert placed["id"] not in ids_of(body_of(response)), f"customer_email={value!r}"

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from oi_support import (
     INT32_MAX,
     adjust,
+    assert_not_server_error,
     body_of,
     create_product,
     db_stock,
@@ -486,3 +487,35 @@ def test_timestamps_include_utc_offset(api: httpx.Client) -> None:
             stamp = parse_timestamp(body[key])
             assert stamp.tzinfo is not None, f"{key}={body[key]!r} has no UTC offset"
             assert abs(stamp - now) < timedelta(minutes=10), f"{key}={body[key]!r}, now {now}"
+
+
+def test_product_fields_with_nul_character_are_not_server_errors(api: httpx.Client) -> None:
+    token = new_token()
+    sku = f"NUL-{token}\x00A"
+    name = f"Nul {token}\x00Lamp"
+    for field, value in (("sku", sku), ("name", name)):
+        payload = {"sku": new_sku(), "name": "Plain Lamp", "price": "5.00", field: value}
+        response = api.post("/products", json=payload)
+        assert_not_server_error(response, f"POST /products with a NUL in {field}")
+        if response.is_success:
+            stored = get_product(api, body_of(response)["id"])
+            assert stored[field] == value, f"{field} was stored as {stored[field]!r}"
+    product = create_product(api, name="Before Nul", stock=5)
+    for field, value in (("sku", f"NUL-{token}\x00B"), ("name", name)):
+        response = api.patch(f"/products/{product['id']}", json={field: value})
+        assert_not_server_error(response, f"PATCH /products/{{id}} with a NUL in {field}")
+        expected = value if response.is_success else product[field]
+        assert get_product(api, product["id"])[field] == expected, f"{field} after the PATCH"
+    response = adjust(api, product["id"], 3, reason=f"recount {token}\x00")
+    assert_not_server_error(response, "POST /products/{id}/stock-adjustments with a NUL reason")
+    assert stock_of(api, product["id"]) == (8 if response.is_success else 5)
+
+
+def test_list_products_nul_character_in_search_is_not_a_server_error(api: httpx.Client) -> None:
+    token = new_token()
+    decoy = create_product(api, name=f"Decoy {token} Lamp")
+    for search in (f"{token}\x00zz", "\x00"):
+        response = api.get("/products", params={"search": search})
+        assert_not_server_error(response, f"GET /products?search={search!r}")
+        if response.is_success and search != "\x00":
+            assert decoy["id"] not in ids_of(body_of(response)), f"search={search!r}"

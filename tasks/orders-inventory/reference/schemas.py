@@ -26,16 +26,37 @@ def normalize_email(value: str) -> str:
     return value.strip().lower()
 
 
+def reject_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
-Email = Annotated[EmailStr, Field(max_length=255), AfterValidator(normalize_email)]
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Email = Annotated[
+    EmailStr, Field(max_length=255), AfterValidator(normalize_email), AfterValidator(reject_nul)
+]
+Sku = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(reject_nul),
+]
+ProductName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(reject_nul),
+]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(reject_nul),
+]
+FilterText = Annotated[str, Field(max_length=255), AfterValidator(reject_nul)]
 Money = Annotated[
     Decimal,
     Field(ge=0, le=Decimal("99999999.99"), max_digits=10, decimal_places=2, allow_inf_nan=False),
@@ -85,7 +106,7 @@ class ProductRead(BaseModel):
 class ProductListParams(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=INT32_MAX)
-    search: str | None = Field(default=None, max_length=255)
+    search: FilterText | None = None
     in_stock: bool | None = None
     sort: ProductSort | None = None
 
@@ -136,7 +157,7 @@ class OrderListParams(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=INT32_MAX)
     status: OrderStatus | None = None
-    customer_email: str | None = Field(default=None, max_length=255)
+    customer_email: FilterText | None = None
 
 
 class OrderPage(BaseModel):

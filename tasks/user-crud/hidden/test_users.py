@@ -563,3 +563,37 @@ def test_timestamps_include_utc_offset(api: httpx.Client) -> None:
             stamp = parse_timestamp(body[key])
             assert stamp.tzinfo is not None, f"{key}={body[key]!r} has no UTC offset"
             assert abs(stamp - now) < timedelta(minutes=10), f"{key}={body[key]!r}, now {now}"
+
+
+def assert_not_server_error(response: httpx.Response, what: str) -> None:
+    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+
+
+def test_create_and_patch_with_nul_character_is_not_a_server_error(api: httpx.Client) -> None:
+    token = new_token()
+    full_name = f"Nul {token}\x00Name"
+    for field, value in (("full_name", full_name), ("email", f"nul{token}\x00a@example.com")):
+        payload = {"email": new_email(), "full_name": "Nul Field", "password": new_password()}
+        payload[field] = value
+        response = api.post("/users", json=payload)
+        assert_not_server_error(response, f"POST /users with a NUL in {field}")
+        if response.is_success:
+            created = response.json()
+            assert created[field] == value, f"{field} came back as {created[field]!r}"
+            assert get_user(api, created["id"])[field] == value, f"{field} was not stored as sent"
+    user = create_user(api, full_name="Before Nul")
+    for field, value in (("full_name", full_name), ("email", f"nul{token}\x00b@example.com")):
+        response = api.patch(f"/users/{user['id']}", json={field: value})
+        assert_not_server_error(response, f"PATCH /users/{{id}} with a NUL in {field}")
+        expected = value if response.is_success else user[field]
+        assert get_user(api, user["id"])[field] == expected, f"{field} after the PATCH"
+
+
+def test_list_search_with_nul_character_is_not_a_server_error(api: httpx.Client) -> None:
+    token = new_token()
+    decoy = create_user(api, full_name=f"Decoy {token} Person")
+    for search in (f"{token}\x00zz", "\x00"):
+        response = api.get("/users", params={"search": search})
+        assert_not_server_error(response, f"GET /users?search={search!r}")
+        if response.is_success and search != "\x00":
+            assert decoy["id"] not in ids_of(response.json()), f"search={search!r}"

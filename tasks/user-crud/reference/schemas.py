@@ -16,14 +16,26 @@ def normalize_email(value: str) -> str:
     return value.strip().lower()
 
 
+def reject_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
-Email = Annotated[EmailStr, Field(max_length=255), AfterValidator(normalize_email)]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Email = Annotated[
+    EmailStr, Field(max_length=255), AfterValidator(normalize_email), AfterValidator(reject_nul)
+]
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(reject_nul),
+]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 UTCDateTime = Annotated[datetime, AfterValidator(ensure_utc)]
 UserSort = Literal["created_at", "-created_at", "email", "-email"]
@@ -65,7 +77,7 @@ class UserListParams(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=2147483647)
     is_active: bool | None = None
-    search: str | None = Field(default=None, max_length=255)
+    search: Annotated[str, Field(max_length=255), AfterValidator(reject_nul)] | None = None
     sort: UserSort | None = None
 
 
