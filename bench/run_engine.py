@@ -1,12 +1,16 @@
 """Run-engine figures: wall time per candidate x database, harness overhead share,
 throughput with --jobs 1 vs --jobs 2, and an unchanged re-run as a share of the original.
 
-Runs the offline reference on every task and both databases, each configuration in a
-fresh results folder and a fresh grade cache. Prints the figures; asserts nothing.
+Runs the offline reference on every task and both databases, in the local and the docker
+runtime, each configuration in a fresh results folder and a fresh grade cache. Prints the
+figures (and how many cores each run kept busy); asserts nothing.
+
+    python bench/run_engine.py [TASKS] [--runtime local,docker]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -43,30 +47,47 @@ def _rows(results: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
 
 
+def _figures(rows: list[dict[str, object]], wall: float, jobs: int) -> str:
+    totals = [float(r["timings"]["total"]) for r in rows]  # type: ignore[index]
+    work = [sum(float(v) for k, v in r["timings"].items()  # type: ignore[union-attr]
+                if k not in ("total", "database")) for r in rows]
+    stages: dict[str, list[float]] = {}
+    for row in rows:
+        for name, seconds in row["timings"].items():  # type: ignore[union-attr]
+            if name != "total":
+                stages.setdefault(name, []).append(float(seconds))
+    breakdown = ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in stages.items())
+    return (f"{len(rows)} rows in {wall:.1f}s wall; per candidate x database median "
+            f"{statistics.median(totals):.2f}s (median per stage: {breakdown}); in-row "
+            f"overhead {1 - sum(work) / sum(totals):.1%}; run-level overhead "
+            f"{1 - sum(totals) / (wall * jobs):.1%} of worker time")
+
+
+def bench_runtime(runtime: str, tasks: str, scratch: Path) -> None:
+    walls: dict[int, float] = {}
+    for jobs in (1, 2):
+        home = scratch / f"{runtime}-jobs{jobs}"
+        env = {**os.environ, "HARNESS_GRADE_CACHE": str(home / "cache")}
+        common = ["--tasks", tasks, "--runtime", runtime, "--jobs", str(jobs)]
+        wall = _run([*common, "--results-dir", str(home / "results")], env)
+        walls[jobs] = wall
+        print(f"[{runtime}] --jobs {jobs}: {_figures(_rows(home / 'results'), wall, jobs)}")
+        if jobs == 1:
+            rerun = _run([*common, "--results-dir", str(home / "results-again")], env)
+            print(f"[{runtime}] unchanged re-run: {rerun:.1f}s = {rerun / wall:.1%} of the "
+                  "original")
+    print(f"[{runtime}] throughput --jobs 2 vs --jobs 1: {walls[1] / walls[2]:.2f}x")
+
+
 def main() -> int:
-    tasks = sys.argv[1] if len(sys.argv) > 1 else "all"
-    figures: dict[int, float] = {}
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("tasks", nargs="?", default="all")
+    parser.add_argument("--runtime", default="local,docker",
+                        help="comma-separated runtimes to measure (default: local,docker)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        for jobs in (1, 2):
-            home = Path(scratch) / f"jobs{jobs}"
-            env = {**os.environ, "HARNESS_GRADE_CACHE": str(home / "cache")}
-            wall = _run(["--tasks", tasks, "--jobs", str(jobs), "--results-dir",
-                         str(home / "results")], env)
-            rows = _rows(home / "results")
-            figures[jobs] = wall
-            totals = [float(r["timings"]["total"]) for r in rows]  # type: ignore[index]
-            work = [sum(float(v) for k, v in r["timings"].items()  # type: ignore[union-attr]
-                        if k not in ("total", "database")) for r in rows]
-            overhead = 1 - sum(work) / sum(totals)
-            print(f"--jobs {jobs}: {len(rows)} rows in {wall:.1f}s wall; per candidate x "
-                  f"database median {statistics.median(totals):.2f}s; in-row overhead "
-                  f"{overhead:.1%}; run-level overhead "
-                  f"{1 - sum(totals) / (wall * jobs):.1%} of worker time")
-            if jobs == 1:
-                rerun = _run(["--tasks", tasks, "--jobs", "1", "--results-dir",
-                              str(home / "results-again")], env)
-                print(f"unchanged re-run: {rerun:.1f}s = {rerun / wall:.1%} of the original")
-    print(f"throughput --jobs 2 vs --jobs 1: {figures[1] / figures[2]:.2f}x")
+        for runtime in args.runtime.split(","):
+            bench_runtime(runtime.strip(), args.tasks, Path(scratch))
     return 0
 
 

@@ -50,6 +50,9 @@ class GradingContext:
     # The raw answer the files were extracted from, when they were (None for a
     # workspace agent or files graded alone): the checklist grades its format.
     response_text: str | None = None
+    # Run only these hidden tests (by function name); None runs them all. The task proofs
+    # use it to run just the tests a mutant names.
+    only_hidden_tests: tuple[str, ...] | None = None
 
 
 class Grader(Protocol):

@@ -18,6 +18,9 @@ When ``HARNESS_REPORT_PATH`` is set, a JSON list with one entry per test is writ
 the end of the session: ``{"nodeid", "name", "outcome", "message", "duration"}`` where
 ``outcome`` is ``passed``, ``failed``, ``error`` (setup/teardown or collection failure) or
 ``skipped``.
+
+``--only-tests NAME,NAME`` runs only the tests with those function names and deselects
+the rest (the task proofs run just the tests a mutant names).
 """
 
 from __future__ import annotations
@@ -211,3 +214,22 @@ def pytest_configure(config: pytest.Config) -> None:
     report_path = os.environ.get(REPORT_PATH_ENV, "").strip()
     if report_path and not config.pluginmanager.has_plugin("harness-json-report"):
         config.pluginmanager.register(JsonReport(Path(report_path)), "harness-json-report")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--only-tests",
+        default="",
+        help="comma-separated test function names: run only these",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    option = str(config.getoption("--only-tests"))
+    wanted = {name.strip() for name in option.split(",") if name.strip()}
+    if not wanted:
+        return
+    deselected = [item for item in items if _test_name(item.nodeid) not in wanted]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if _test_name(item.nodeid) in wanted]

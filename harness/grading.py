@@ -45,6 +45,7 @@ class CandidateRun:
     startup_timeout_s: float = STARTUP_TIMEOUT_S
     runtime: Runtime | None = None
     response_text: str | None = None
+    only_hidden_tests: tuple[str, ...] | None = None  # None: every hidden test
 
     def app_runtime(self) -> Runtime:
         """The runtime to boot in; a bare `python` means the local runtime."""
@@ -110,6 +111,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             boot_error=boot.error,
             jwt_secret=jwt_secret,
             response_text=run.response_text,
+            only_hidden_tests=run.only_hidden_tests,
         )
         grades = _run_graders(run, context, timings)
     except InfrastructureError as exc:

@@ -30,7 +30,13 @@ class SelftestCell:
     summary: str
 
 
-def _grade(task: Task, files: dict[str, str], server: DatabaseServer, python: Path) -> SampleResult:
+def _grade(
+    task: Task,
+    files: dict[str, str],
+    server: DatabaseServer,
+    python: Path,
+    only_hidden_tests: tuple[str, ...] | None = None,
+) -> SampleResult:
     with tempfile.TemporaryDirectory(prefix="harness-selftest-") as folder:
         return grade_candidate(
             CandidateRun(
@@ -42,6 +48,7 @@ def _grade(task: Task, files: dict[str, str], server: DatabaseServer, python: Pa
                 artifacts_dir=Path(folder),
                 python=python,
                 graders=PROOF_GRADERS,
+                only_hidden_tests=only_hidden_tests,
             )
         )
 
@@ -90,8 +97,12 @@ def run_selftest(
                             task, _grade(task, task.reference_files(), server, python)
                         )
                     else:
-                        files = task.mutant_files(task.mutant(variant))
-                        cell = _judge_mutant(task, variant, _grade(task, files, server, python))
+                        # A mutant is proven by the tests it names: run just those.
+                        mutant = task.mutant(variant)
+                        result = _grade(
+                            task, task.mutant_files(mutant), server, python, tuple(mutant.must_fail)
+                        )
+                        cell = _judge_mutant(task, variant, result)
                     cells.append(cell)
                     mark = "ok  " if cell.ok else "FAIL"
                     print(

@@ -47,6 +47,8 @@ def _eval(home: Path, server: FakeModelServer, env: dict[str, str], *args: str):
             **clean,
             **env,
             "ANTHROPIC_API_KEY": KEY,
+            # One call at a time: which sample the cost cap stops at is then deterministic.
+            "HARNESS_PROVIDER_CONCURRENCY": "1",
             "ANTHROPIC_BASE_URL": server.url,
             "HARNESS_RESPONSE_CACHE": str(home / "responses"),
             "HARNESS_GRADE_CACHE": str(home / "grades"),

@@ -30,6 +30,9 @@ def _eval(args: list[str], home: Path, failpoints: str = "", timeout: float = 60
         "COUNTING_PROVIDER_LOG": str(home / "calls.log"),
         "HARNESS_GRADE_CACHE": str(home / "grade-cache"),
         "HARNESS_FAILPOINTS": failpoints,
+        # One generation at a time, so a failpoint fires with no other call in flight (a
+        # call killed mid-flight never completed, and is asked again on resume).
+        "HARNESS_PROVIDER_CONCURRENCY": "1",
     }
     return subprocess.Popen(
         [

@@ -87,8 +87,17 @@ def test_mutant_is_caught_by_the_tests_it_names(
 ) -> None:
     task = TASKS[task_id]
     spec = task.mutant(mutant)
-    result = _grade(task, task.mutant_files(spec), servers[kind], runtime_python, tmp_path)
+    # Only the tests the mutant names run: each must fail on its own.
+    result = _grade(
+        task,
+        task.mutant_files(spec),
+        servers[kind],
+        runtime_python,
+        tmp_path,
+        only_hidden_tests=tuple(spec.must_fail),
+    )
     assert result.infra_error is None
+    assert result.hidden_tests["total"] == len(set(spec.must_fail))
     assert result.scores["functional"] < 1.0
     missed = set(spec.must_fail) - set(result.hidden_tests["failed"])
     assert not missed, f"{task_id}/{mutant} on {kind} passed tests it must fail: {sorted(missed)}"

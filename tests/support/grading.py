@@ -23,6 +23,7 @@ def grade_files(
     must_boot: bool = False,
     runtime: Runtime | None = None,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    only_hidden_tests: tuple[str, ...] | None = None,
 ) -> SampleResult:
     """Grade `files` with `graders`, in the local runtime of `python` unless a `runtime`
     is given; artifacts go to `folder`. `must_boot`: fail the test when the
@@ -38,6 +39,7 @@ def grade_files(
         graders=graders,
         runtime=runtime,
         startup_timeout_s=startup_timeout_s,
+        only_hidden_tests=only_hidden_tests,
     )
     result = grade_candidate(run)
     if must_boot:
