@@ -4,6 +4,7 @@ reader finds each one."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -73,5 +74,14 @@ def register_grader(cls: type[Any]) -> type[Any]:
     return cls
 
 
+# Imported on first use, not with the package: the hidden tests' pytest plugin imports
+# `graders.statement_counter` and must not pay for every grader's dependencies.
+BUILTIN_GRADERS = ("boot", "checklist", "functional", "fuzz", "schema", "security")
+
+
 def registered_graders() -> dict[str, Grader]:
+    """Every grader by name: the built-in ones (imported now if need be) and any other
+    module's that registered itself."""
+    for module in BUILTIN_GRADERS:
+        importlib.import_module(f"graders.{module}")
     return dict(_REGISTRY)
