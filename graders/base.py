@@ -54,6 +54,9 @@ class GradingContext:
     # Run only these hidden tests (by function name); None runs them all. The task proofs
     # use it to run just the tests a mutant names.
     only_hidden_tests: tuple[str, ...] | None = None
+    # Non-loopback hosts of containers the harness created for this candidate (the docker
+    # runtime's app address): the probing graders may send traffic there too.
+    sandbox_hosts: tuple[str, ...] = ()
 
 
 class Grader(Protocol):

@@ -489,14 +489,19 @@ def run_schemathesis(
 @register_grader
 class FuzzGrader:
     name = "fuzz"
-    version = "1"
+    version = "2"  # 2: runs against docker candidates (1 refused their address)
     needs_live_app = True
 
     def grade(self, context: GradingContext) -> GradeResult:
         config = load_config()
         assert context.base_url is not None
         try:
-            client = ProbeClient(context.base_url, max_requests=20, budget_s=15)
+            client = ProbeClient(
+                context.base_url,
+                max_requests=20,
+                budget_s=15,
+                sandbox_hosts=context.sandbox_hosts,
+            )
         except ValueError as exc:
             return self._not_run("loopback-only", str(exc))
         with client:

@@ -739,7 +739,7 @@ def score_checks(log: CheckLog) -> float:
 @register_grader
 class SecurityGrader:
     name = "security"
-    version = "1"
+    version = "2"  # 2: runs against docker candidates (1 refused their address)
     needs_live_app = True
 
     def grade(self, context: GradingContext) -> GradeResult:
@@ -750,6 +750,7 @@ class SecurityGrader:
                 max_requests=MAX_REQUESTS,
                 budget_s=BUDGET_S,
                 timeout_s=REQUEST_TIMEOUT_S,
+                sandbox_hosts=context.sandbox_hosts,
             )
         except ValueError as exc:
             return self._not_run(str(exc))

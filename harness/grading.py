@@ -112,6 +112,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             jwt_secret=jwt_secret,
             response_text=run.response_text,
             only_hidden_tests=run.only_hidden_tests,
+            sandbox_hosts=app.sandbox_hosts,
         )
         grades = _run_graders(run, context, timings)
     except InfrastructureError as exc:

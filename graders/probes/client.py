@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,12 +19,14 @@ import httpx
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
-def is_loopback_url(url: str) -> bool:
-    """True when `url` is plain http(s) to a loopback address (the only place we probe)."""
+def is_loopback_url(url: str, sandbox_hosts: Collection[str] = ()) -> bool:
+    """True when `url` is plain http(s) to a loopback address, or to one of
+    `sandbox_hosts` (a container the harness created for the candidate, on its own
+    internal network): the only places we probe."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    if parts.hostname in _LOOPBACK_NAMES:
+    if parts.hostname in _LOOPBACK_NAMES or parts.hostname in sandbox_hosts:
         return True
     try:
         return ipaddress.ip_address(parts.hostname).is_loopback
@@ -67,7 +70,8 @@ class Exchange:
 
 
 class ProbeClient:
-    """Sends requests to one loopback base URL, within `max_requests` and a deadline."""
+    """Sends requests to one loopback (or sandbox) base URL, within `max_requests` and a
+    deadline."""
 
     def __init__(
         self,
@@ -76,9 +80,13 @@ class ProbeClient:
         max_requests: int,
         budget_s: float,
         timeout_s: float = 5.0,
+        sandbox_hosts: Collection[str] = (),
     ) -> None:
-        if not is_loopback_url(base_url):
-            raise ValueError(f"refusing to probe a non-loopback URL: {base_url}")
+        if not is_loopback_url(base_url, sandbox_hosts):
+            raise ValueError(
+                f"refusing to probe a URL that is neither loopback nor the candidate's "
+                f"sandbox: {base_url}"
+            )
         self.base_url = base_url.rstrip("/")
         self.max_requests = max_requests
         self.deadline = time.monotonic() + budget_s

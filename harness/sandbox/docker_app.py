@@ -204,6 +204,12 @@ class DockerApp:
         return f"http://{self.address}:{APP_PORT}"
 
     @property
+    def sandbox_hosts(self) -> tuple[str, ...]:
+        """The container's address on its own internal network (no other candidate and
+        nothing outside is on it)."""
+        return () if self.address == "127.0.0.1" else (self.address,)
+
+    @property
     def database_url(self) -> str:
         """The candidate's DATABASE_URL: the server's alias and internal port."""
         assert self.endpoint is not None

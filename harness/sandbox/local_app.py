@@ -67,6 +67,10 @@ class LocalApp:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def sandbox_hosts(self) -> tuple[str, ...]:
+        return ()
+
     def _prepare_workdir(self) -> Path:
         workdir = Path(tempfile.mkdtemp(prefix="harness-app-"))
         for relative, content in self.files.items():
