@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.grading import CandidateRun, grade_candidate
+from harness.grading import DEFAULT_GRADERS, grade_files
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
 from harness.tasks import load_task
@@ -27,16 +27,8 @@ def main() -> int:
             timings: dict[str, list[float]] = {"boot": [], "functional": [], "total": []}
             for _ in range(RUNS):
                 with tempfile.TemporaryDirectory() as folder:
-                    result = grade_candidate(
-                        CandidateRun(
-                            task=task,
-                            files=files,
-                            files_dir=Path(folder),
-                            sample=0,
-                            server=server,
-                            artifacts_dir=Path(folder),
-                            python=python,
-                        )
+                    result = grade_files(
+                        task, files, server, python, Path(folder), DEFAULT_GRADERS
                     )
                 if result.infra_error or result.scores.get("functional") != 1.0:
                     print(f"{kind}: unexpected result {result.scores} {result.infra_error}")

@@ -4,6 +4,7 @@ reader finds each one."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +83,14 @@ def register_grader(cls: type[Any]) -> type[Any]:
 BUILTIN_GRADERS = ("boot", "checklist", "functional", "fuzz", "schema", "security")
 
 
-def registered_graders() -> dict[str, Grader]:
-    """Every grader by name: the built-in ones (imported now if need be) and any other
-    module's that registered itself."""
+@functools.cache
+def _import_builtin_graders() -> None:
     for module in BUILTIN_GRADERS:
         importlib.import_module(f"graders.{module}")
+
+
+def registered_graders() -> dict[str, Grader]:
+    """Every grader by name: the built-in ones (imported on the first call) and any other
+    module's that registered itself."""
+    _import_builtin_graders()
     return dict(_REGISTRY)

@@ -229,7 +229,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = {name.strip() for name in option.split(",") if name.strip()}
     if not wanted:
         return
-    deselected = [item for item in items if _test_name(item.nodeid) not in wanted]
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        (kept if _test_name(item.nodeid) in wanted else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if _test_name(item.nodeid) in wanted]
+        items[:] = kept

@@ -67,6 +67,37 @@ def grade_candidate(run: CandidateRun, attempts: int = 2) -> SampleResult:
     return result
 
 
+def grade_files(
+    task: Task,
+    files: dict[str, str],
+    server: DatabaseServer,
+    python: Path | None,
+    folder: Path,
+    graders: tuple[str, ...] = PROOF_GRADERS,
+    *,
+    runtime: Runtime | None = None,
+    startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    only_hidden_tests: tuple[str, ...] | None = None,
+) -> SampleResult:
+    """Grade a set of files outside a run (selftest, benchmarks, tests): sample 0, files
+    and artifacts in `folder`, the local runtime of `python` unless `runtime` is given."""
+    return grade_candidate(
+        CandidateRun(
+            task=task,
+            files=files,
+            files_dir=folder,
+            sample=0,
+            server=server,
+            artifacts_dir=folder,
+            python=python,
+            graders=graders,
+            runtime=runtime,
+            startup_timeout_s=startup_timeout_s,
+            only_hidden_tests=only_hidden_tests,
+        )
+    )
+
+
 def _infra_result(run: CandidateRun, message: str, timings: dict[str, float]) -> SampleResult:
     return SampleResult(
         task=run.task.id,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.grading import PROOF_GRADERS, CandidateRun, grade_candidate
+from harness.grading import grade_files
 from harness.results import SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime_venv import ensure_runtime_venv
@@ -38,18 +38,8 @@ def _grade(
     only_hidden_tests: tuple[str, ...] | None = None,
 ) -> SampleResult:
     with tempfile.TemporaryDirectory(prefix="harness-selftest-") as folder:
-        return grade_candidate(
-            CandidateRun(
-                task=task,
-                files=files,
-                files_dir=Path(folder),
-                sample=0,
-                server=server,
-                artifacts_dir=Path(folder),
-                python=python,
-                graders=PROOF_GRADERS,
-                only_hidden_tests=only_hidden_tests,
-            )
+        return grade_files(
+            task, files, server, python, Path(folder), only_hidden_tests=only_hidden_tests
         )
 
 

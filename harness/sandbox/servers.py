@@ -54,21 +54,17 @@ def _server_url(kind: str) -> str | None:
     return os.environ.get(SERVER_URL_ENV[kind]) or None
 
 
-def open_server(kind: str) -> DatabaseServer:
-    """The server for `kind`: the one named in the environment, else a local one."""
-    url = _server_url(kind)
-    if url:
-        return connect_server(kind, url)
-    if kind == "postgres":
-        return LocalPostgresServer.start()
-    return LocalMySQLServer.start()
-
-
 class LocalServers:
     """Servers for the local runtime: the user's (by URL) or ones the harness starts."""
 
     def open_server(self, kind: str) -> DatabaseServer:
-        return open_server(kind)
+        """The server named in the environment, else a local one the harness starts."""
+        url = _server_url(kind)
+        if url:
+            return connect_server(kind, url)
+        if kind == "postgres":
+            return LocalPostgresServer.start()
+        return LocalMySQLServer.start()
 
     def server_version(self, kind: str) -> str:
         url = _server_url(kind)
