@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
@@ -59,13 +60,21 @@ def sync_admin_url(kind: str, url: str) -> URL:
     return parsed.set(drivername=_SYNC_DRIVERS[kind])
 
 
+class ServerOwner(Protocol):
+    """What keeps a server the harness started alive: its process or container."""
+
+    def stop(self) -> None: ...
+
+
 class DatabaseServer(ABC):
-    """A running server the harness can administer over TCP."""
+    """A running server the harness can administer over TCP. `owner`, when the harness
+    started the server, is stopped on `close`; a server the user runs has none."""
 
     kind: str
 
-    def __init__(self, admin_url: URL) -> None:
+    def __init__(self, admin_url: URL, owner: ServerOwner | None = None) -> None:
         self.admin_url = admin_url
+        self.owner = owner
         self._engine: Engine | None = None
 
     @property
@@ -136,6 +145,8 @@ class DatabaseServer(ABC):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        if self.owner is not None:
+            self.owner.stop()
 
 
 class PostgresServer(DatabaseServer):

@@ -85,41 +85,21 @@ class _ServerContainer:
         best_effort(lambda: remove_container(self.container.get_wrapped_container()))
 
 
-class DockerPostgresServer(PostgresServer):
+class DockerServer(DatabaseServer):
+    """A server in a container of the run: where the harness reaches it, and its image."""
+
+    def __init__(self, admin_url: URL, owned: _ServerContainer, image: str) -> None:
+        super().__init__(admin_url, owned)
+        self.endpoint: DatabaseEndpoint = owned.endpoint
+        self.image = image
+
+
+class DockerPostgresServer(DockerServer, PostgresServer):
     """A PostgreSQL server container (default image `postgres:16`)."""
 
-    def __init__(self, admin_url: URL, owned: _ServerContainer, image: str) -> None:
-        super().__init__(admin_url)
-        self.owned = owned
-        self.image = image
 
-    @property
-    def endpoint(self) -> DatabaseEndpoint:
-        return self.owned.endpoint
-
-    def close(self) -> None:
-        super().close()
-        self.owned.stop()
-
-
-class DockerMySQLServer(MySQLServer):
+class DockerMySQLServer(DockerServer, MySQLServer):
     """A MySQL-protocol server container (default image `mysql:8.4`; MariaDB offline)."""
-
-    def __init__(self, admin_url: URL, owned: _ServerContainer, image: str) -> None:
-        super().__init__(admin_url)
-        self.owned = owned
-        self.image = image
-
-    @property
-    def endpoint(self) -> DatabaseEndpoint:
-        return self.owned.endpoint
-
-    def close(self) -> None:
-        super().close()
-        self.owned.stop()
-
-
-DockerServer = DockerPostgresServer | DockerMySQLServer
 
 
 def _container_for(kind: str, image: str, password: str) -> tuple[DockerContainer, str, int]:

@@ -127,10 +127,6 @@ def _wait_until_accepting(server: DatabaseServer, owned: _OwnedServer) -> None:
 class LocalPostgresServer(PostgresServer):
     """initdb + postgres on a free loopback port, in a temporary folder."""
 
-    def __init__(self, admin_url: URL, owned: _OwnedServer) -> None:
-        super().__init__(admin_url)
-        self.owned = owned
-
     @classmethod
     def start(cls) -> LocalPostgresServer:
         bindir = _postgres_bindir()
@@ -195,17 +191,9 @@ class LocalPostgresServer(PostgresServer):
             raise
         return server
 
-    def close(self) -> None:
-        super().close()
-        self.owned.stop()
-
 
 class LocalMySQLServer(MySQLServer):
     """mariadb-install-db + mariadbd (or mysqld) on a free loopback port."""
-
-    def __init__(self, admin_url: URL, owned: _OwnedServer) -> None:
-        super().__init__(admin_url)
-        self.owned = owned
 
     @classmethod
     def start(cls) -> LocalMySQLServer:
@@ -267,10 +255,6 @@ class LocalMySQLServer(MySQLServer):
             server.close()
             raise
         return server
-
-    def close(self) -> None:
-        super().close()
-        self.owned.stop()
 
 
 def _create_admin_over_socket(socket_path: Path, password: str, owned: _OwnedServer) -> None:
