@@ -72,7 +72,8 @@ class Scatter:
     y_ticks: tuple[Tick, ...]
 
 
-def _finite(value: float | None) -> bool:
+def is_finite(value: float | None) -> bool:
+    """A number to plot: present, not NaN, not infinite."""
     return value is not None and math.isfinite(value)
 
 
@@ -88,9 +89,9 @@ def bar_chart(
     plot_width = width - left - 150
     bars: list[Bar] = []
     for label, value, low, high in items:
-        if not _finite(value):
+        if not is_finite(value):
             continue
-        ci = _finite(low) and _finite(high)
+        ci = is_finite(low) and is_finite(high)
         bars.append(
             Bar(
                 label=label,
@@ -144,12 +145,12 @@ def scatter(
     """Points (label, x, y, y_low, y_high) with y on [0, 1] and x from 0 up."""
     left, top, right, bottom = 60, 20, 200, 50
     plot_width, plot_height = width - left - right, height - top - bottom
-    shown = [item for item in items if _finite(item[1]) and _finite(item[2])]
+    shown = [item for item in items if is_finite(item[1]) and is_finite(item[2])]
     ticks = nice_ticks(max((item[1] for item in shown), default=0.0))
     x_max = ticks[-1]
     points = []
     for label, x, y, low, high in shown:
-        ci = _finite(low) and _finite(high)
+        ci = is_finite(low) and is_finite(high)
         points.append(
             Point(
                 label=label,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.report.charts import Tick, shorten
+from harness.report.charts import Tick, is_finite, shorten
 
 HISTORY_FILE = Path("nightly") / "history.jsonl"  # under the results folder
 HISTORY_SCHEMA = 1
@@ -126,10 +126,6 @@ class TrendChart:
     y_ticks: tuple[Tick, ...]
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
 def trend_metrics(entries: Iterable[HistoryEntry]) -> list[str]:
     """Metrics seen in the history: overall, pass@1, secure@1 first, graders after."""
     seen = {name for entry in entries for record in entry.evals for name in record.metrics}
@@ -191,7 +187,7 @@ def trend_chart(
                     current = []
                 continue
             bounds = (point.low, point.high)
-            low, high = bounds if _finite(bounds[0]) and _finite(bounds[1]) else (None, None)
+            low, high = bounds if is_finite(bounds[0]) and is_finite(bounds[1]) else (None, None)
             current.append(
                 (
                     x_of(index),
