@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from graders.contract import ContractCoverage
 from harness.tasks import Task
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -58,6 +59,14 @@ class GradingContext:
     # Non-loopback hosts of containers the harness created for this candidate (the docker
     # runtime's app address): the probing graders may send traffic there too.
     sandbox_hosts: tuple[str, ...] = ()
+    # Which contract operations the app implements (measured once, after boot); None when
+    # the grader runs outside the pipeline (then every operation counts as implemented).
+    coverage: ContractCoverage | None = None
+
+    def contract_coverage(self) -> ContractCoverage:
+        if self.coverage is None:
+            return ContractCoverage.full(self.task.contract_operations())
+        return self.coverage
 
 
 class Grader(Protocol):

@@ -1,4 +1,11 @@
-"""functional: the task's hidden tests, run by pytest from outside the app."""
+"""functional and robustness: the task's hidden tests, run by pytest from outside the app.
+
+`functional` runs the tests that hold the app to its contract with ordinary values;
+`robustness` runs those marked `robustness` (extreme input: NUL bytes, integers beyond
+int32/int64, huge offsets, oversized strings, lone surrogates). Each scores the share of
+its tests passed. A suite cut at its time cap keeps the tests that finished (the plugin
+writes its report after every test); the ones that never ran count as failed.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from graders.base import Finding, GradeResult, GradingContext, register_grader
+from graders.pytest_plugin import ROBUSTNESS_MARKER
 from harness.config import HIDDEN_TESTS_TIMEOUT_S
 
 
-@register_grader
-class FunctionalGrader:
-    name = "functional"
-    version = "1"
+class HiddenTestsGrader:
+    """Runs the hidden tests a marker expression selects."""
+
+    name = "hidden-tests"
+    version = "2"  # 2: marker selection, per-test timeout, partial credit on a cut suite
     needs_live_app = True
+    marker_expression = ""
+    report_stem = "hidden-tests"  # <stem>.json (per-test outcomes) and <stem>.log
 
     def grade(self, context: GradingContext) -> GradeResult:
-        report_path = context.artifacts_dir / "hidden-tests.json"
-        output_path = context.artifacts_dir / "hidden-tests.log"
+        report_path = context.artifacts_dir / f"{self.report_stem}.json"
+        output_path = context.artifacts_dir / f"{self.report_stem}.log"
         report_path.unlink(missing_ok=True)
         assert context.base_url is not None
         env = {
@@ -51,11 +62,14 @@ class FunctionalGrader:
             "-q",
             "--no-header",
             "-rN",
+            "-m",
+            self.marker_expression,
             f"--rootdir={context.task.hidden_dir}",
             str(context.task.hidden_dir),
         ]
         if context.only_hidden_tests is not None:
             command.append(f"--only-tests={','.join(context.only_hidden_tests)}")
+        cut = False
         with (
             tempfile.TemporaryDirectory(prefix="harness-pytest-") as scratch,
             output_path.open("wb") as output,
@@ -71,11 +85,11 @@ class FunctionalGrader:
                     check=False,
                 )
             except subprocess.TimeoutExpired:
-                return self._failed_run(f"hidden tests exceeded {HIDDEN_TESTS_TIMEOUT_S:.0f}s")
+                cut = True
         if not report_path.exists():
             tail = output_path.read_text(errors="replace")[-2000:]
             return self._failed_run(f"pytest wrote no report; output:\n{tail}")
-        return self._score(json.loads(report_path.read_text()))
+        return self._score(json.loads(report_path.read_text()), cut)
 
     def _failed_run(self, evidence: str) -> GradeResult:
         finding = Finding(
@@ -87,7 +101,14 @@ class FunctionalGrader:
         )
         return GradeResult(grader=self.name, score=0.0, findings=[finding])
 
-    def _score(self, tests: list[dict[str, Any]]) -> GradeResult:
+    def _score(self, tests: list[dict[str, Any]], cut: bool) -> GradeResult:
+        for test in tests:
+            if test["outcome"] == "not-run":
+                test["message"] = (
+                    f"not run: the suite passed its {HIDDEN_TESTS_TIMEOUT_S:.0f}s time cap"
+                    if cut
+                    else "not run"
+                )
         counted = [t for t in tests if t["outcome"] != "skipped"]
         passed = sum(1 for t in counted if t["outcome"] == "passed")
         findings = [
@@ -101,13 +122,36 @@ class FunctionalGrader:
             for t in counted
             if t["outcome"] != "passed"
         ]
+        if cut:
+            findings.append(
+                Finding(
+                    grader=self.name,
+                    check="hidden-tests-time-cap",
+                    severity="info",
+                    message=f"the suite was cut at {HIDDEN_TESTS_TIMEOUT_S:.0f}s; tests that "
+                    "never ran count as failed",
+                )
+            )
         score = passed / len(counted) if counted else 0.0
         return GradeResult(
             grader=self.name,
             score=score,
             findings=findings,
-            details={"passed": passed, "total": len(counted), "tests": tests},
+            details={"passed": passed, "total": len(counted), "tests": tests, "incomplete": cut},
         )
+
+
+@register_grader
+class FunctionalGrader(HiddenTestsGrader):
+    name = "functional"
+    marker_expression = f"not {ROBUSTNESS_MARKER}"
+
+
+@register_grader
+class RobustnessGrader(HiddenTestsGrader):
+    name = "robustness"
+    marker_expression = ROBUSTNESS_MARKER
+    report_stem = "robustness-tests"
 
 
 def hidden_test_names(hidden_dir: Path) -> list[str]:

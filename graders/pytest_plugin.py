@@ -19,6 +19,17 @@ the end of the session: ``{"nodeid", "name", "outcome", "message", "duration"}``
 ``outcome`` is ``passed``, ``failed``, ``error`` (setup/teardown or collection failure) or
 ``skipped``.
 
+The report lists every collected test from the start (outcome ``not-run``) and is
+rewritten after each test, so a suite killed at its time cap still says which tests
+passed: the rest count as not run.
+
+Each test has ``HARNESS_TEST_TIMEOUT`` seconds (default 30); past that it fails as timed
+out and the next test runs, so one hanging endpoint costs one test, not the suite.
+
+Marker ``robustness``: a test that sends extreme input (NUL bytes, integers beyond the
+int32/int64 range, huge offsets, oversized strings, lone surrogates). The ``functional``
+grader runs the others (``-m "not robustness"``), the ``robustness`` grader these.
+
 ``--only-tests NAME,NAME`` runs only the tests with those function names and deselects
 the rest (the task proofs run just the tests a mutant names).
 """
@@ -27,6 +38,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,12 +59,15 @@ DB_URL_ENV = "HARNESS_DB_URL"
 DB_KIND_ENV = "HARNESS_DB_KIND"
 JWT_SECRET_ENV = "HARNESS_JWT_SECRET"
 REPORT_PATH_ENV = "HARNESS_REPORT_PATH"
+TEST_TIMEOUT_ENV = "HARNESS_TEST_TIMEOUT"
+DEFAULT_TEST_TIMEOUT_S = 30.0
+ROBUSTNESS_MARKER = "robustness"
 
 DB_KINDS = ("postgres", "mysql")
 MESSAGE_LIMIT = 2000
 HTTP_TIMEOUT_SECONDS = 30.0
 
-Outcome = Literal["passed", "failed", "error", "skipped"]
+Outcome = Literal["passed", "failed", "error", "skipped", "not-run"]
 
 
 def _require_env(name: str, meaning: str) -> str:
@@ -124,7 +140,7 @@ class ReportEntry:
 
     nodeid: str
     name: str
-    outcome: Outcome = "passed"
+    outcome: Outcome = "not-run"
     message: str = ""
     duration: float = 0.0
 
@@ -171,9 +187,16 @@ class JsonReport:
             self.records[nodeid] = record
         return record
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            self._record(item.nodeid)
+        self._write()
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self._record(report.nodeid)
         record.duration += report.duration
+        if report.when == "setup" and record.outcome == "not-run":
+            record.outcome = "passed"
         if report.when == "call":
             if report.failed:
                 record.outcome = "failed"
@@ -199,8 +222,14 @@ class JsonReport:
             record.outcome = "error"
             record.message = _shorten(f"collection error: {_failure_message(report)}")
 
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self._write()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self._write()
+
+    def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = [asdict(record) for record in self.records.values()]
         for entry in payload:
@@ -210,7 +239,42 @@ class JsonReport:
         temporary.replace(self.path)
 
 
+class HiddenTestTimeout(Exception):
+    """A hidden test ran past its time budget."""
+
+
+def _test_timeout_s() -> float:
+    try:
+        return float(os.environ.get(TEST_TIMEOUT_ENV, DEFAULT_TEST_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_TEST_TIMEOUT_S
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail a test that runs past its budget (SIGALRM: the tests run in the main thread)."""
+    budget = _test_timeout_s()
+    if budget <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise HiddenTestTimeout(f"the test ran past its {budget:.0f}s budget")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, budget)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{ROBUSTNESS_MARKER}: sends extreme input; scored by the robustness grader",
+    )
     report_path = os.environ.get(REPORT_PATH_ENV, "").strip()
     if report_path and not config.pluginmanager.has_plugin("harness-json-report"):
         config.pluginmanager.register(JsonReport(Path(report_path)), "harness-json-report")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from graders import registered_graders
 from graders.base import Finding, GradeResult, GradingContext
+from graders.contract import ContractCoverage, measure_coverage
+from graders.probes.client import ProbeClient
 from harness.config import STARTUP_TIMEOUT_S
 from harness.errors import InfrastructureError
 from harness.failpoints import failpoint
@@ -23,11 +25,21 @@ from harness.scoring import correct_and_secure, overall_score
 from harness.store import write_json_atomic
 from harness.tasks import Task
 
-# fuzz and security run before the hidden tests, on the database as the app left it at
-# startup: the fuzzer's derandomized cases then meet the same state on every re-grade.
-DEFAULT_GRADERS = ("boot", "fuzz", "security", "functional", "schema", "checklist")
+# The hidden tests run first, on the app as it started: their outcome must not depend on
+# what the fuzzer's and the probes' traffic did to the process or its database.
+DEFAULT_GRADERS = (
+    "boot",
+    "functional",
+    "robustness",
+    "schema",
+    "checklist",
+    "fuzz",
+    "security",
+)
 # What proves a task (selftest, task proofs): the hidden tests decide a mutant.
-PROOF_GRADERS = ("boot", "functional")
+PROOF_GRADERS = ("boot", "functional", "robustness")
+# Requests the coverage measurement may send (one per contract operation, and the doc).
+COVERAGE_REQUESTS = 40
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,8 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         timings["boot"] = round(boot.seconds, 3)
         if boot.infra_error is not None:
             return _infra_result(run, boot.infra_error, timings)
+        coverage = _measure_coverage(run.task, app, boot.ok)
+        write_json_atomic(run.artifacts_dir / "coverage.json", coverage.as_details())
         context = GradingContext(
             task=run.task,
             files=run.files,
@@ -144,6 +158,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             response_text=run.response_text,
             only_hidden_tests=run.only_hidden_tests,
             sandbox_hosts=app.sandbox_hosts,
+            coverage=coverage,
         )
         grades = _run_graders(run, context, timings)
     except InfrastructureError as exc:
@@ -158,8 +173,8 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             pass
     timings["total"] = round(time.monotonic() - started, 3)
     scores = {grade.grader: round(grade.score, 4) for grade in grades}
-    scores["overall"] = overall_score(scores)
-    functional = next((g for g in grades if g.grader == "functional"), None)
+    scores["overall"] = overall_score(scores, coverage.ratio)
+    by_name = {grade.grader: grade for grade in grades}
     findings = [f for grade in grades for f in grade.findings]
     return SampleResult(
         task=run.task.id,
@@ -171,7 +186,9 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         correct_and_secure=correct_and_secure(scores, findings),
         timings=timings,
         task_version=run.task.spec.version,
-        hidden_tests=_hidden_test_summary(functional),
+        hidden_tests=_hidden_test_summary(by_name.get("functional")),
+        robustness_tests=_hidden_test_summary(by_name.get("robustness")),
+        coverage=round(coverage.ratio, 4),
     )
 
 
@@ -182,6 +199,20 @@ def _boot(app: CandidateApp, run: CandidateRun) -> BootOutcome:
         names = ", ".join(sorted(run.files))
         return BootOutcome(ok=False, seconds=0.0, error=f"no main.py among the files ({names})")
     return app.start(run.startup_timeout_s)
+
+
+def _measure_coverage(task: Task, app: CandidateApp, booted: bool) -> ContractCoverage:
+    operations = task.contract_operations()
+    if not booted:
+        return ContractCoverage.none(operations, "the app did not boot")
+    with ProbeClient(
+        app.base_url,
+        max_requests=COVERAGE_REQUESTS,
+        budget_s=30,
+        sandbox_hosts=app.sandbox_hosts,
+    ) as client:
+        coverage = measure_coverage(client, operations)
+    return coverage
 
 
 def grader_versions(names: tuple[str, ...]) -> list[tuple[str, str]]:

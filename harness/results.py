@@ -42,6 +42,9 @@ class SampleResult(BaseModel):
     task_version: int = 0
     extraction: ExtractionRecord | None = None
     hidden_tests: dict[str, Any] = {}
+    robustness_tests: dict[str, Any] = {}
+    # Share of the task's contract operations the app implements (None: not measured).
+    coverage: float | None = None
 
     def public_json(self) -> dict[str, Any]:
         """The DESIGN.md result object (what `harness grade --json` prints)."""

@@ -1,25 +1,40 @@
-"""The composite `overall` score: a weighted mean of the graders that ran."""
+"""The composite `overall` score and the `correct_and_secure` flag.
+
+`overall` is a weighted mean of the graders that ran (`GRADER_WEIGHTS`), in which the
+graders that cannot tell what the app implements (`COVERAGE_SCALED`: boot, checklist)
+enter multiplied by the app's contract coverage. The others already score against the
+contract's operations, so an app that implements nothing scores 0 on them; without the
+scaling, an app that only boots and has tidy code would still earn their weight.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from graders.base import Finding
-from harness.config import GRADER_WEIGHTS
+from harness.config import COVERAGE_SCALED, GRADER_WEIGHTS
 
 # Security findings at these severities make a sample insecure (BaxBench's sec_pass).
 INSECURE_SEVERITIES = frozenset({"high", "critical"})
 
 
 def overall_score(
-    scores: Mapping[str, float], weights: Mapping[str, float] = GRADER_WEIGHTS
+    scores: Mapping[str, float],
+    coverage: float | None = None,
+    weights: Mapping[str, float] = GRADER_WEIGHTS,
 ) -> float:
-    """Weighted mean over the graders present; unknown graders weigh 1."""
+    """Weighted mean over the graders present (unknown graders weigh 1); the
+    coverage-scaled ones count `score x coverage` when coverage was measured."""
     present = {name: score for name, score in scores.items() if name != "overall"}
     if not present:
         return 0.0
     total_weight = sum(weights.get(name, 1.0) for name in present)
-    weighted = sum(weights.get(name, 1.0) * score for name, score in present.items())
+    weighted = sum(
+        weights.get(name, 1.0)
+        * score
+        * (coverage if coverage is not None and name in COVERAGE_SCALED else 1.0)
+        for name, score in present.items()
+    )
     return round(weighted / total_weight, 4)
 
 

@@ -43,6 +43,13 @@ def _grade(
         )
 
 
+def failed_hidden_tests(result: SampleResult) -> set[str]:
+    """Hidden tests that failed, functional and robustness alike."""
+    return set(result.hidden_tests.get("failed", [])) | set(
+        result.robustness_tests.get("failed", [])
+    )
+
+
 def _judge_reference(task: Task, result: SampleResult) -> SelftestCell:
     failed = [f.check for f in result.findings if f.severity != "info"]
     ok = result.infra_error is None and not failed and result.scores.get("overall") == 1.0
@@ -57,7 +64,7 @@ def _judge_reference(task: Task, result: SampleResult) -> SelftestCell:
 
 def _judge_mutant(task: Task, name: str, result: SampleResult) -> SelftestCell:
     mutant = task.mutant(name)
-    failed = set(result.hidden_tests.get("failed", []))
+    failed = failed_hidden_tests(result)
     missed = sorted(set(mutant.must_fail) - failed)
     ok = result.infra_error is None and not missed
     if result.infra_error:

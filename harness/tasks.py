@@ -33,6 +33,8 @@ class TaskSpec(BaseModel):
     reference: str = "reference"
     needs_jwt_secret: bool = False
     expected_tables: list[str] = Field(min_length=1)
+    # The contract as an OpenAPI document, for the graders (never shown to an agent).
+    contract_openapi: str = "grading/openapi.yaml"
 
 
 class MutantEdit(BaseModel):
@@ -124,6 +126,19 @@ class Task:
     def mutants_dir(self) -> Path:
         return self.root / "mutants"
 
+    @property
+    def contract_openapi_path(self) -> Path:
+        return self.root / self.spec.contract_openapi
+
+    @cached_property
+    def contract_document(self) -> dict[str, Any]:
+        """The contract's OpenAPI document (validated when the task is loaded)."""
+        return read_contract_document(self.contract_openapi_path)
+
+    def contract_operations(self) -> list[str]:
+        """Every contract operation as `METHOD /path`, in document order."""
+        return contract_operations(self.contract_document)
+
     def brief(self) -> TaskBrief:
         """The agent-visible part of the task."""
         return TaskBrief(
@@ -195,6 +210,35 @@ class Task:
         return digest.hexdigest()[:16]
 
 
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def read_contract_document(path: Path) -> dict[str, Any]:
+    """A task's contract OpenAPI document: a mapping with `openapi` and non-empty `paths`
+    whose every item holds at least one operation."""
+    if not path.is_file():
+        raise InputFileError(path, "the task's contract OpenAPI document is missing")
+    document = _read_yaml(path)
+    if not str(document.get("openapi", "")).startswith("3."):
+        raise InputFileError(path, "field 'openapi': expected an OpenAPI 3.x version")
+    paths = document.get("paths")
+    if not isinstance(paths, dict) or not paths:
+        raise InputFileError(path, "field 'paths': expected a mapping of paths")
+    for route, item in paths.items():
+        if not isinstance(item, dict) or not any(method in item for method in HTTP_METHODS):
+            raise InputFileError(path, f"field 'paths.{route}': no operation")
+    return document
+
+
+def contract_operations(document: dict[str, Any]) -> list[str]:
+    return [
+        f"{method.upper()} {route}"
+        for route, item in document["paths"].items()
+        for method in HTTP_METHODS
+        if method in item
+    ]
+
+
 def load_task(task_id: str, tasks_dir: Path = TASKS_DIR) -> Task:
     """Load and validate one task; a malformed file names the file and the field."""
     root = tasks_dir / task_id
@@ -216,7 +260,9 @@ def load_task(task_id: str, tasks_dir: Path = TASKS_DIR) -> Task:
             raise InputFileError(
                 path, f"field '{field}': folder {getattr(spec, field)!r} not found"
             )
-    return Task(root, spec)
+    task = Task(root, spec)
+    task.contract_document  # noqa: B018 - validate it now, naming the file, not mid-run
+    return task
 
 
 def list_task_ids(tasks_dir: Path = TASKS_DIR) -> list[str]:

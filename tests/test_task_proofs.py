@@ -14,6 +14,7 @@ import pytest
 from graders.functional import hidden_test_names
 from harness.grading import PROOF_GRADERS
 from harness.sandbox.databases import DatabaseServer
+from harness.selftest import failed_hidden_tests
 from harness.tasks import list_task_ids, load_task
 from tests.support.grading import grade_files
 
@@ -72,6 +73,7 @@ def test_reference_scores_full_marks(
     failures = [(f.check, f.evidence[:300]) for f in result.findings]
     assert result.scores["boot"] == 1.0, failures
     assert result.scores["functional"] == 1.0, failures
+    assert result.scores["robustness"] == 1.0, failures
     assert result.boot.ok
 
 
@@ -97,9 +99,9 @@ def test_mutant_is_caught_by_the_tests_it_names(
         only_hidden_tests=tuple(spec.must_fail),
     )
     assert result.infra_error is None
-    assert result.hidden_tests["total"] == len(set(spec.must_fail))
-    assert result.scores["functional"] < 1.0
-    missed = set(spec.must_fail) - set(result.hidden_tests["failed"])
+    ran = result.hidden_tests["total"] + result.robustness_tests["total"]
+    assert ran == len(set(spec.must_fail))
+    missed = set(spec.must_fail) - failed_hidden_tests(result)
     assert not missed, f"{task_id}/{mutant} on {kind} passed tests it must fail: {sorted(missed)}"
 
 
