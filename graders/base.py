@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import make_url
 
 from graders.contract import ContractCoverage
 from harness.tasks import Task
@@ -62,6 +63,13 @@ class GradingContext:
     # Which contract operations the app implements (measured once, after boot); None when
     # the grader runs outside the pipeline (then every operation counts as implemented).
     coverage: ContractCoverage | None = None
+
+    def sample_admin_url(self) -> str:
+        """The server's admin account on this sample's database: what the harness reads
+        the app's schema with (the app cannot lock it out by changing its password)."""
+        database = make_url(self.database_url).database
+        url = make_url(self.admin_database_url).set(database=database)
+        return url.render_as_string(hide_password=False)
 
     def contract_coverage(self) -> ContractCoverage:
         if self.coverage is None:

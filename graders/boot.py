@@ -1,18 +1,24 @@
-"""boot: the app installs, imports, starts, serves /openapi.json and creates its tables."""
+"""boot: the app installs, imports, starts, serves /openapi.json and creates its tables.
+
+"Its tables" are those of the entities the task's schema expectations require, found by
+the same entity matcher the schema grader uses (`users`, `app_users` and `accounts` are
+all a user table); the contract leaves table names to the app."""
 
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from graders.base import Finding, GradeResult, GradingContext, register_grader
+from graders.expectations import load_expectations
+from graders.schema import match_entities, read_schema
+from harness.errors import InfrastructureError
 
 
 @register_grader
 class BootGrader:
     name = "boot"
-    version = "1"
+    version = "2"  # 2: tables found by the schema grader's entity matcher
     needs_live_app = False
 
     def grade(self, context: GradingContext) -> GradeResult:
@@ -47,21 +53,17 @@ class BootGrader:
         )
 
     def _check_tables(self, context: GradingContext) -> Finding | None:
-        engine = create_engine(context.database_url)
         try:
-            tables = inspect(engine).get_table_names()
-        except SQLAlchemyError as exc:
-            tables = []
+            tables = read_schema(context.sample_admin_url(), context.database_kind)
+        except (InfrastructureError, SQLAlchemyError) as exc:
+            tables = {}
             evidence = f"could not inspect the database: {exc.__class__.__name__}"
         else:
             evidence = f"tables present: {', '.join(tables) or 'none'}"
-        finally:
-            engine.dispose()
-        missing = [
-            stem
-            for stem in context.task.spec.expected_tables
-            if not any(stem in table.lower() for table in tables)
-        ]
+        expectations = load_expectations(context.task.id)
+        required = [e.name for e in expectations.entities if e.required] if expectations else []
+        matched = match_entities(expectations, tables) if expectations else {}
+        missing = [name for name in required if name not in matched]
         if tables and not missing:
             return None
         return Finding(
@@ -69,6 +71,6 @@ class BootGrader:
             check="tables-created",
             severity="high",
             message="the app did not create its tables at startup"
-            + (f" (no table named like {', '.join(missing)})" if missing else ""),
+            + (f" (no table for {', '.join(missing)})" if missing else ""),
             evidence=evidence,
         )

@@ -219,16 +219,19 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
         ),
         output_format.code_only_response,
     ),
+    # v1's "No explanatory text, comments" is an output rule of that prompt version
+    # alone (v2 and the runtime contract ask for a path header): reported, not scored,
+    # so the checklist does not favour one prompt version by its own wording.
     ChecklistItem(
         "no-comments",
-        "low",
+        "info",
         "the code holds comments",
         (f"{OUTPUT}: No explanatory text, comments, or markdown",),
         output_format.no_comments,
     ),
     ChecklistItem(
         "no-docstrings",
-        "low",
+        "info",
         "the code holds docstrings (explanatory text)",
         (f"{OUTPUT}: No explanatory text, comments, or markdown",),
         output_format.no_docstrings,
@@ -329,7 +332,13 @@ def run_checklist(candidate: Candidate) -> list[tuple[ChecklistItem, Outcome]]:
 
 
 def score(results: list[tuple[ChecklistItem, Outcome]]) -> float:
-    applicable = [(i, o) for i, o in results if o.status in ("passed", "failed")]
+    """Severity-weighted share of the applicable checks passed; info checks are reported
+    and not scored."""
+    applicable = [
+        (i, o)
+        for i, o in results
+        if o.status in ("passed", "failed") and i.severity in SEVERITY_WEIGHTS
+    ]
     total = sum(SEVERITY_WEIGHTS[i.severity] for i, _ in applicable)
     passed = sum(SEVERITY_WEIGHTS[i.severity] for i, o in applicable if o.status == "passed")
     return passed / total if total else 0.0
@@ -356,7 +365,7 @@ def _check_details(item: ChecklistItem, outcome: Outcome) -> dict[str, Any]:
 @register_grader
 class ChecklistGrader:
     name = "checklist"
-    version = "1"
+    version = "2"  # 2: no-comments/no-docstrings informational, path header, --ignore-noqa
     needs_live_app = False
 
     def grade(self, context: GradingContext) -> GradeResult:

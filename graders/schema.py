@@ -1,19 +1,29 @@
 """schema: the database schema the app created at startup, read back from the real
 database with SQLAlchemy inspection and held to what the task's contract implies.
 
-Checks (each instance is one table, column or foreign key; score = passed / checked):
+Checks (each instance is one table, column or foreign key). The score is the
+severity-weighted share of the *contract* checks passed: what the contract itself
+implies about what must be stored and how (a table per entity, its fields, NOT NULL,
+unique, exact money, the timestamps it lists). The *advice* checks (indexes, foreign
+keys, ON DELETE rules: the seed agent's "add indexes for commonly queried fields" and
+"use database-level constraints", which the contract does not require) are reported as
+info findings and leave the score alone.
 
-- `table-present` (high): a table for every entity the contract requires.
-- `primary-key` (high): every table in the database has one.
-- `column-present` (medium): a column for every field the entity must store.
-- `not-null` (medium): required fields, timestamps and required foreign keys are NOT NULL.
-- `unique` (high): a unique constraint or unique index on the column alone (email, sku).
-- `index` (low): fields the contract filters or sorts by lead some index (or the key).
-- `foreign-key` (medium): related tables are linked by a foreign key.
-- `on-delete` (medium): the ON DELETE rule the contract implies (a post's comments go).
-- `timestamps` (low): created_at / updated_at exist and are date-time typed.
-- `money-type` (high): money is DECIMAL/NUMERIC, never a binary float.
-- `money-scale` (medium): ... with exactly 2 decimal places.
+- `table-present` (high, contract): a table for every entity the contract requires.
+- `primary-key` (high, contract): every table in the database has one.
+- `column-present` (medium, contract): a column for every field the entity must store.
+- `not-null` (medium, contract): required fields, timestamps and required foreign keys
+  are NOT NULL.
+- `unique` (high, contract): a unique constraint or unique index on the column alone
+  (email, sku): two requests can race past an application-level check.
+- `timestamps` (low, contract): the created_at / updated_at the contract lists exist
+  and are date-time typed.
+- `money-type` (high, contract): money is DECIMAL/NUMERIC, never a binary float.
+- `money-scale` (medium, contract): ... with at least 2 decimal places (the contract
+  says "at most 2 places": any scale from 2 keeps such a value exact).
+- `index` (advice): fields the contract filters or sorts by lead some index (or the key).
+- `foreign-key` (advice): related tables are linked by a foreign key.
+- `on-delete` (advice): the ON DELETE rule the contract's behaviour suggests.
 
 What each task implies lives in `graders/expectations/<task-id>.yaml`. The inspected
 schema goes to `details["schema"]` in a dialect-neutral form (generic types, no index
@@ -50,13 +60,15 @@ CHECKS: dict[str, tuple[Severity, str]] = {
     "column-present": ("medium", "no column stores a field the contract requires"),
     "not-null": ("medium", "a required column is nullable"),
     "unique": ("high", "a field that must be unique has no unique constraint or index"),
-    "index": ("low", "a field the contract filters or sorts by has no index"),
-    "foreign-key": ("medium", "related tables are not linked by a foreign key"),
-    "on-delete": ("medium", "a foreign key lacks the ON DELETE rule the contract implies"),
+    "index": ("info", "advice: a field the contract filters or sorts by has no index"),
+    "foreign-key": ("info", "advice: related tables are not linked by a foreign key"),
+    "on-delete": ("info", "advice: a foreign key lacks the ON DELETE rule suggested"),
     "timestamps": ("low", "a created_at/updated_at column is missing or not date-time typed"),
     "money-type": ("high", "money is not stored as an exact DECIMAL/NUMERIC"),
-    "money-scale": ("medium", "money is not stored with exactly 2 decimal places"),
+    "money-scale": ("medium", "money is stored with fewer than 2 decimal places"),
 }
+# Advice checks (severity info) are reported and never scored.
+SEVERITY_WEIGHTS: dict[str, float] = {"critical": 4.0, "high": 3.0, "medium": 2.0, "low": 1.0}
 MONEY_SCALE = 2
 
 
@@ -498,8 +510,9 @@ def _check_money(checks: _Checks, subject: str, column: ColumnInfo) -> None:
         checks.add(
             "money-scale",
             subject,
-            column.scale == MONEY_SCALE,
-            f"{subject} is {column.type_text}: scale {column.scale}, expected {MONEY_SCALE}",
+            column.scale is not None and column.scale >= MONEY_SCALE,
+            f"{subject} is {column.type_text}: scale {column.scale}, expected at least"
+            f" {MONEY_SCALE}",
         )
 
 
@@ -553,15 +566,26 @@ def _findings(grader: str, results: Sequence[CheckResult]) -> Iterator[Finding]:
             )
 
 
+def score_checks(results: Sequence[CheckResult]) -> float:
+    """Severity-weighted share of the scored (contract) checks passed; 0 when none."""
+    scored = [r for r in results if CHECKS[r.check][0] in SEVERITY_WEIGHTS]
+    total = sum(SEVERITY_WEIGHTS[CHECKS[r.check][0]] for r in scored)
+    passed = sum(SEVERITY_WEIGHTS[CHECKS[r.check][0]] for r in scored if r.passed)
+    return passed / total if total else 0.0
+
+
 @register_grader
 class SchemaGrader:
     name = "schema"
-    version = f"1+{expectations_digest()}"
+    # 2: advice checks unscored, severity weights, money scale at least 2, read as admin
+    version = f"2+{expectations_digest()}"
     needs_live_app = True
 
     def grade(self, context: GradingContext) -> GradeResult:
         expectations = load_expectations(context.task.id)
-        tables = read_schema(context.database_url, context.database_kind)
+        # Read as the server's admin: the app can change its own user's password or
+        # grants, but not hide its schema from the harness that way.
+        tables = read_schema(context.sample_admin_url(), context.database_kind)
         results, matched = check_schema(tables, expectations)
         findings = sorted(
             _findings(self.name, results), key=lambda f: (f.check, f.evidence, f.message)
@@ -579,7 +603,7 @@ class SchemaGrader:
         passed = sum(1 for result in results if result.passed)
         return GradeResult(
             grader=self.name,
-            score=passed / len(results),
+            score=score_checks(results),
             findings=findings,
             details={
                 "database_kind": context.database_kind,

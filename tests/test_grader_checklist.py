@@ -129,8 +129,13 @@ def test_findings_cite_file_and_line(tmp_path: Path) -> None:
 def test_score_is_the_severity_weighted_share_of_applicable_checks(tmp_path: Path) -> None:
     files, response = _fixture("async-careless.md")
     grade = ChecklistGrader().grade(_context(files, tmp_path, response))
-    weights = {item.check: SEVERITY_WEIGHTS[item.severity] for item in CHECKLIST}
+    weights = {item.check: SEVERITY_WEIGHTS.get(item.severity, 0.0) for item in CHECKLIST}
     applicable = [c for c in grade.details["checks"] if c["status"] in ("passed", "failed")]
+    # Informational checks are reported and weigh nothing.
+    assert {item.check for item in CHECKLIST if item.severity == "info"} == {
+        "no-comments",
+        "no-docstrings",
+    }
     passed = sum(weights[c["check"]] for c in applicable if c["status"] == "passed")
     assert grade.score == pytest.approx(passed / sum(weights[c["check"]] for c in applicable))
     assert 0.0 < grade.score < 1.0
@@ -144,6 +149,22 @@ def test_without_the_raw_response_the_format_check_is_skipped_not_failed(
     assert grade.score == 1.0
     assert [(f.check, f.severity) for f in grade.findings] == [("code-only-response", "info")]
     assert grade.details["response_source"] == "none"
+
+
+def test_the_path_header_is_not_a_comment_and_noqa_does_not_silence_ruff(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "main.py": "# main.py\n# the app\nimport os  # noqa: F401\nfrom fastapi import FastAPI\n\n"
+        "app = FastAPI()\n",
+        "app/models.py": "# app/models.py\nX = 1\n",
+    }
+    grade = ChecklistGrader().grade(_context(files, tmp_path, None))
+    by_check = {f.check: f for f in grade.findings}
+    assert "main.py:2" in by_check["no-comments"].evidence
+    assert ":1 " not in by_check["no-comments"].evidence
+    assert by_check["no-comments"].severity == "info"
+    assert "F401" in by_check["ruff-pyflakes"].evidence
 
 
 def test_an_answer_without_code_scores_zero(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from graders.schema import (
     check_schema,
     match_entities,
     name_tokens,
+    score_checks,
 )
 from harness.config import TASKS_DIR
 from harness.sandbox.databases import DatabaseServer
@@ -46,8 +47,8 @@ def _fixture_task(task_id: str, root: Path) -> Task:
         version=1,
         request="request.md",
         contract="contract.md",
-        expected_tables=["x"],
         needs_jwt_secret=True,
+        contract_openapi=str(TASKS_DIR / task_id / "grading" / "openapi.yaml"),
     )
     return Task(root, spec)
 
@@ -230,7 +231,39 @@ def test_a_unique_expression_index_on_lower_email_counts_as_unique() -> None:
     lowered = IndexInfo(columns=(None,), expressions=("lower((email)::text)",), unique=True)
     users = _table("users", ["id", "email", "full_name", "password_hash"], indexes=(lowered,))
     results, _ = check_schema({"users": users}, expectations)
+    # The jwt-auth contract's user has created_at, not updated_at.
     assert {(r.check, r.subject) for r in results if not r.passed} == {
         ("timestamps", "users.created_at"),
-        ("timestamps", "users.updated_at"),
     }
+
+
+def test_advice_checks_are_reported_but_not_scored() -> None:
+    """No index and no foreign key: the contract does not ask for either, so the score
+    stays 1.0 while the findings say what is missing."""
+    expectations = load_expectations("user-crud")
+    users = _table(
+        "users", ["id", "email", "full_name", "hashed_password", "is_active"], indexes=()
+    )
+    stamps = tuple(
+        ColumnInfo(name, "TIMESTAMP", "datetime", False, None)
+        for name in ("created_at", "updated_at")
+    )
+    unique_email = IndexInfo(columns=("email",), expressions=(), unique=True)
+    users = TableInfo(users.name, users.columns + stamps, ("id",), (), (unique_email,))
+    results, _ = check_schema({"users": users}, expectations)
+    failed = {(r.check, r.subject) for r in results if not r.passed}
+    assert failed == {("index", "users.created_at")}
+    assert score_checks(results) == 1.0
+
+
+@pytest.mark.parametrize(("scale", "passes"), [(2, True), (4, True), (0, False), (None, False)])
+def test_money_scale_is_at_least_two(scale: int | None, passes: bool) -> None:
+    expectations = load_expectations("orders-inventory")
+    assert expectations is not None
+    price = ColumnInfo("price", f"NUMERIC(12, {scale})", "decimal", False, scale)
+    columns = tuple(ColumnInfo(c, "VARCHAR(255)", "string", False, None) for c in ("sku", "name"))
+    stock = ColumnInfo("stock", "INTEGER", "integer", False, None)
+    products = TableInfo("products", (*columns, price, stock), ("id",), (), ())
+    results, _ = check_schema({"products": products}, expectations)
+    scale_checks = [r for r in results if r.check == "money-scale"]
+    assert [r.passed for r in scale_checks] == [passes]

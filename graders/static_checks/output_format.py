@@ -96,11 +96,20 @@ def _clip(line: str) -> str:
 
 
 def no_comments(candidate: Candidate) -> Outcome:
+    """Comments other than the first-line path header the runtime contract asks for
+    (`# models.py`) and tool pragmas."""
     problems = []
     for file in candidate.python:
         for number, comment in _comments(file):
+            if number == 1 and _is_path_header(comment, file.path):
+                continue
             problems.append(f"{file.path}:{number} comment: {_clip(comment)}")
     return Outcome.from_problems(problems)
+
+
+def _is_path_header(comment: str, path: str) -> bool:
+    named = comment.lstrip("#").strip()
+    return named == path or named.endswith("/" + path) or path.endswith("/" + named)
 
 
 def _comments(file: PythonFile) -> list[tuple[int, str]]:

@@ -71,6 +71,8 @@ def command(executable: Path) -> list[str]:
         "--isolated",
         "--no-cache",
         "--exit-zero",
+        # A candidate's noqa comments must not silence the checks it is graded on.
+        "--ignore-noqa",
         "--select",
         ",".join(RULES),
         "--line-length",

@@ -10,9 +10,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,10 +18,13 @@ import jwt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-INT32_MAX = 2147483647
+from graders.testkit import as_text
+
+# "They are stored only as a bcrypt or argon2 hash": how such a stored hash begins.
 HASH_PREFIXES = ("$argon2", "$2a$", "$2b$", "$2y$", "$bcrypt-sha256$")
-LEAKED_HASH_PREFIXES = HASH_PREFIXES + ("$pbkdf2", "pbkdf2", "$scrypt", "scrypt:")
 CLOCK_SLACK_S = 5
+# An ordinary id no test account gets (ids are assigned by the server from 1 upwards).
+UNKNOWN_USER_ID = 987654321
 
 
 def new_email(prefix: str = "u") -> str:
@@ -43,6 +44,21 @@ class Account:
     password: str
     full_name: str
     body: dict[str, Any]
+
+
+def register_response(
+    api: httpx.Client,
+    *,
+    email: str | None = None,
+    password: str | None = None,
+    full_name: str = "Test User",
+) -> httpx.Response:
+    payload = {
+        "email": email or new_email(),
+        "password": password or new_password(),
+        "full_name": full_name,
+    }
+    return api.post("/auth/register", json=payload)
 
 
 def register(
@@ -100,8 +116,26 @@ def me(api: httpx.Client, token: str) -> httpx.Response:
     return api.get("/auth/me", headers=bearer(token))
 
 
+def assert_me_is(api: httpx.Client, token: str, account: Account, what: str) -> None:
+    """GET /auth/me with `token` answers 200 with `account`'s user."""
+    response = me(api, token)
+    assert response.status_code == 200, f"{what}: {response.status_code} {response.text[:300]}"
+    assert response.json().get("id") == account.id, f"{what}: {response.json()!r}"
+
+
 def refresh(api: httpx.Client, refresh_token: str) -> httpx.Response:
     return api.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+
+def assert_refresh_works(api: httpx.Client, refresh_token: str, what: str) -> str:
+    """POST /auth/refresh with `refresh_token` answers 200 with an access token."""
+    response = refresh(api, refresh_token)
+    assert response.status_code == 200, f"{what}: {response.status_code} {response.text[:300]}"
+    body = response.json()
+    assert isinstance(body, dict) and isinstance(body.get("access_token"), str), (
+        f"{what}: no access_token in {body!r}"
+    )
+    return str(body["access_token"])
 
 
 def change_password(
@@ -112,6 +146,12 @@ def change_password(
         "/auth/change-password",
         json={"current_password": current_password, "new_password": new_password},
         headers=headers,
+    )
+
+
+def assert_status(response: httpx.Response, expected: int, what: str) -> None:
+    assert response.status_code == expected, (
+        f"{what}: expected {expected}, got {response.status_code} {response.text[:300]}"
     )
 
 
@@ -161,73 +201,52 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any]:
     return claims
 
 
+def hs256_claims(token: str, secret: str) -> dict[str, Any] | None:
+    """The claims of `token` when it is a JWT whose HS256 signature verifies with `secret`
+    (no claim is checked, expiry included); None when it is not such a token."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={
+                "verify_signature": True,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_aud": False,
+                "verify_iss": False,
+                "verify_sub": False,
+                "verify_jti": False,
+            },
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
 def expired_claims(claims: dict[str, Any], seconds_ago: int) -> dict[str, Any]:
+    """The claims with `exp` moved to `seconds_ago` seconds before now, and `iat`/`nbf`
+    moved back by the same amount (the token keeps its lifetime)."""
     now = int(time.time())
+    exp = claims.get("exp")
+    target = now - seconds_ago
+    shift = int(exp) - target if isinstance(exp, int | float) else 3600 + seconds_ago
     forged = dict(claims)
-    forged["exp"] = now - seconds_ago
+    forged["exp"] = target
     for claim in ("iat", "nbf"):
-        if claim in forged:
-            forged[claim] = now - seconds_ago - 1800
+        if isinstance(forged.get(claim), int | float):
+            forged[claim] = int(forged[claim]) - shift
     return forged
 
 
-def parse_timestamp(value: Any) -> datetime:
-    assert isinstance(value, str), f"timestamp {value!r} is not a string"
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise AssertionError(f"timestamp {value!r} is not ISO 8601") from exc
-
-
-def walk_json(value: Any) -> Iterator[tuple[str | None, Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key), item
-            yield from walk_json(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield None, item
-            yield from walk_json(item)
-
-
-def assert_no_password_in(value: Any, plaintext: str, where: str) -> None:
-    for key, item in walk_json(value):
-        if key is not None:
-            assert "password" not in key.lower(), f"{where} exposes a password field {key!r}"
-        if isinstance(item, str):
-            assert plaintext not in item, f"{where} contains the plaintext password"
-            assert not item.startswith(LEAKED_HASH_PREFIXES), f"{where} exposes a hash {item!r}"
-
-
-def assert_no_password(response: httpx.Response, plaintext: str, where: str) -> None:
-    assert plaintext not in response.text, f"{where}: the plaintext password is in the response"
-    if response.content:
-        assert_no_password_in(response.json(), plaintext, where)
-
-
-def user_rows(db: Engine, email: str) -> list[dict[str, Any]]:
-    """Rows of the user tables (any table whose name contains "user") holding this email."""
+def stored_text_values(db: Engine) -> set[str]:
+    """Every text value stored in any table of the app's database (tables named freely)."""
     inspector = sa.inspect(db)
-    tables = [name for name in inspector.get_table_names() if "user" in name.lower()]
-    assert tables, f"no table whose name contains 'user' among {inspector.get_table_names()}"
     quote = db.dialect.identifier_preparer.quote
-    found: list[dict[str, Any]] = []
+    values: set[str] = set()
     with db.connect() as connection:
-        for table in tables:
-            rows = connection.execute(sa.text(f"SELECT * FROM {quote(table)}")).mappings()
-            for row in rows:
-                values = [v for v in row.values() if isinstance(v, str)]
-                if any(v.strip().lower() == email.lower() for v in values):
-                    found.append(dict(row))
-    assert found, f"no row holding {email!r} found in tables {tables}"
-    return found
-
-
-def as_text(value: Any) -> str | None:
-    if isinstance(value, memoryview):
-        value = value.tobytes()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, str):
-        return value
-    return None
+        for table in inspector.get_table_names():
+            for row in connection.execute(sa.text(f"SELECT * FROM {quote(table)}")):
+                values.update(text for text in map(as_text, row) if text is not None)
+    return values
