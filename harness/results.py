@@ -45,6 +45,9 @@ class SampleResult(BaseModel):
     robustness_tests: dict[str, Any] = {}
     # Share of the task's contract operations the app implements (None: not measured).
     coverage: float | None = None
+    # Whether the app ran in a sandbox that isolates it from the harness (docker, or the
+    # local runtime's namespaces); False rows are flagged on the leaderboard.
+    sandboxed: bool | None = None
 
     def public_json(self) -> dict[str, Any]:
         """The DESIGN.md result object (what `harness grade --json` prints)."""

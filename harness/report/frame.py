@@ -25,6 +25,7 @@ from harness.results import SampleResult
 from harness.store import RESULTS_FILE, RUN_FILE, RunStore
 
 SECURITY_GRADER = "security"
+COVERAGE = "coverage"
 FUNCTIONAL_GRADER = "functional"
 BLOCKING_SEVERITIES = frozenset({"high", "critical"})
 # Scores are rounded to 4 places when stored; 1.0 means every hidden test passed.
@@ -85,6 +86,10 @@ def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
                 usage[key] = read_usage(where)
             records.append(_record(result, run_id, defaults, usage[key]))
     graders = sorted({name for record in records for name in record["scores"]} - {"overall"})
+    if any(record["coverage"] is not None for record in records):
+        # Not a grader, but averaged and bootstrapped like one: the share of the
+        # contract's operations the app implements.
+        graders.append(COVERAGE)
     return ResultSet(_frame(records, graders), tuple(graders), folders, root)
 
 
@@ -154,6 +159,8 @@ def _record(
         "boot_ok": result.boot.ok,
         "boot_error": result.boot.error,
         "scores": {} if infra else dict(result.scores),
+        "coverage": None if infra else result.coverage,
+        "sandboxed": result.sandboxed,
         "passed": passed,
         "secure": secure,
         "hidden_passed": _number(hidden.get("passed")),
@@ -170,6 +177,9 @@ def _record(
 def _frame(records: list[dict[str, Any]], graders: list[str]) -> pd.DataFrame:
     for record in records:
         scores: dict[str, float] = record.pop("scores")
+        coverage = record.pop("coverage")
+        if coverage is not None:
+            scores[COVERAGE] = coverage
         for name in ("overall", *graders):
             record[f"score:{name}"] = float(scores[name]) if name in scores else math.nan
     columns = [
@@ -181,6 +191,7 @@ def _frame(records: list[dict[str, Any]], graders: list[str]) -> pd.DataFrame:
         "database",
         "infra",
         "infra_error",
+        "sandboxed",
         "boot_ok",
         "boot_error",
         *(f"score:{name}" for name in ("overall", *graders)),

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import pandas as pd
 
+from harness.config import COVERAGE_SCALED, GRADER_WEIGHTS
 from harness.report.aggregate import Leaderboard, aggregate_results
 from harness.report.charts import BarChart, Scatter, bar_chart, scatter
 from harness.report.drilldown import Drilldown, DrilldownLimits, build_drilldown
@@ -80,6 +81,43 @@ def _charts(board: Leaderboard) -> tuple[BarChart, BarChart, Scatter]:
     return overall, passing, cost
 
 
+def _infra_rows(results: ResultSet) -> list[dict[str, Any]]:
+    """Every row left with an infrastructure error after its retries: never scored, and
+    never dropped silently either."""
+    frame = results.frame
+    if not len(frame):
+        return []
+    rows = frame[frame["infra"].astype(bool)]
+    return [
+        {
+            "run_id": row.run_id,
+            "model": row.model,
+            "prompt": row.prompt,
+            "task": row.task,
+            "sample": row.sample,
+            "database": row.database,
+            "error": str(row.infra_error or "").strip().splitlines()[0][:300]
+            if row.infra_error
+            else "",
+        }
+        for row in rows.itertuples()
+    ]
+
+
+def _unsandboxed(results: ResultSet) -> int:
+    frame = results.frame
+    if not len(frame):
+        return 0
+    return int((frame["sandboxed"] == False).sum())  # noqa: E712 - None is unknown, not False
+
+
+def _weights() -> list[dict[str, Any]]:
+    return [
+        {"grader": name, "weight": weight, "scaled": name in COVERAGE_SCALED}
+        for name, weight in GRADER_WEIGHTS.items()
+    ]
+
+
 def _sum(*values: float) -> float:
     present = [v for v in values if not math.isnan(v)]
     return sum(present) if present else math.nan
@@ -122,6 +160,9 @@ def build_leaderboard(
         drill=drill,
         drill_data=drill.as_json(),
         runs=_runs(results),
+        infra_rows=_infra_rows(results),
+        unsandboxed=_unsandboxed(results),
+        weights=_weights(),
         trend=trend_charts(history),
         nights=len(history),
         trend_level=f"{history[-1].level * 100:.0f}%" if history else "",

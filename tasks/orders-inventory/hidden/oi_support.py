@@ -11,6 +11,7 @@ text: ``0.30000000000000004`` stays that, and never rounds back to ``0.3`` on th
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,11 +22,11 @@ from typing import Any
 
 import httpx
 
+from graders.pytest_plugin import DEFAULT_TEST_TIMEOUT_S, TEST_TIMEOUT_ENV
+
 INT32_MAX = 2147483647
 # An ordinary id that matches nothing: the tests create far fewer rows than this.
 UNKNOWN_ID = 987654321
-# Each racing request may take this long; the plugin's per-test timeout bounds the test.
-RACE_REQUEST_TIMEOUT_S = 25.0
 RACE_BARRIER_TIMEOUT_S = 15.0
 
 
@@ -221,22 +222,31 @@ def poster(
     return action
 
 
+def race_request_timeout_s() -> float:
+    """A racing request's client timeout: the plugin's per-test budget (the bound on the
+    whole test), so no request is cut shorter than the test itself."""
+    try:
+        budget = float(os.environ.get(TEST_TIMEOUT_ENV, DEFAULT_TEST_TIMEOUT_S))
+    except ValueError:
+        budget = DEFAULT_TEST_TIMEOUT_S
+    return budget if budget > 0 else 60.0
+
+
 def run_together(
     count: int, action: Callable[[httpx.Client, int], httpx.Response], base_url: str
 ) -> list[httpx.Response]:
     """Run ``action`` from ``count`` threads released at the same moment, each on its own
     warmed-up connection, and return every response.
 
-    No wall-clock bound of its own: a request that never answers is caught by its client
-    timeout or by the plugin's per-test timeout, whichever comes first; the pool is not
-    waited for then, so a hung app costs this one test only."""
+    No wall-clock bound of its own: a request that never answers is caught by the plugin's
+    per-test timeout (each client's timeout is that budget); the pool is not waited for
+    then, so a hung app costs this one test only."""
     barrier = threading.Barrier(count, timeout=RACE_BARRIER_TIMEOUT_S)
+    request_timeout = race_request_timeout_s()
 
     def worker(index: int) -> httpx.Response:
         try:
-            with httpx.Client(
-                base_url=base_url, timeout=RACE_REQUEST_TIMEOUT_S, trust_env=False
-            ) as client:
+            with httpx.Client(base_url=base_url, timeout=request_timeout, trust_env=False) as client:
                 client.get("/")
                 barrier.wait()
                 return action(client, index)
