@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from graders.testkit import assert_sorted_within_ties, assert_validation_detail, parse_timestamp
 
 from blog_support import (
-    INT32_MAX,
+    UNKNOWN_ID,
     Account,
     author_of,
     create_comment,
     create_post,
+    created_at_of,
+    delete_comment,
     get_post,
     ids_of,
     list_comments,
     list_posts,
     new_token,
-    parse_timestamp,
 )
 
 
@@ -40,60 +43,83 @@ def test_create_comment_returns_201_with_fields(
     assert author_of(listed) == (bob.id, bob.full_name)
 
 
-def test_create_comment_on_unknown_post_returns_404(api: httpx.Client, bob: Account) -> None:
+def test_create_comment_on_unknown_post_returns_404(
+    api: httpx.Client, alice: Account, bob: Account
+) -> None:
+    create_comment(api, bob, create_post(api, alice)["id"])
     response = api.post(
-        f"/posts/{INT32_MAX}/comments", json={"body": "Into the void"}, headers=bob.headers
+        f"/posts/{UNKNOWN_ID}/comments", json={"body": "Into the void"}, headers=bob.headers
     )
-    assert response.status_code == 404, response.text
+    assert response.status_code == 404, f"{response.status_code} {response.text[:300]}"
 
 
 def test_create_comment_invalid_body_returns_422(
     api: httpx.Client, alice: Account, bob: Account
 ) -> None:
+    """A comment's `body` is a required string of 1 to 5000 characters."""
     post = create_post(api, alice)
+    longest = create_comment(api, bob, post["id"], body="C" * 5000)
+    assert len(longest["body"]) == 5000
     for payload in ({}, {"body": ""}, {"body": "c" * 5001}, {"body": None}, {"body": 42}):
         response = api.post(f"/posts/{post['id']}/comments", json=payload, headers=bob.headers)
         assert response.status_code == 422, f"{payload}: {response.status_code} {response.text}"
-    assert list_comments(api, post["id"])["total"] == 0
-    longest = create_comment(api, bob, post["id"], body="C" * 5000)
-    assert len(longest["body"]) == 5000
+        assert_validation_detail(response)
+    assert ids_of(list_comments(api, post["id"])) == [longest["id"]]
+
+
+def comment_order_key(item: dict[str, object]) -> tuple[object, object]:
+    return created_at_of(item), item["id"]
 
 
 def test_list_comments_oldest_first_and_paginated(
     api: httpx.Client, alice: Account, bob: Account, carol: Account
 ) -> None:
+    """"The post's comments, oldest first (by `created_at`, then `id`), paginated like
+    every list." The order is checked on the listed `created_at` and `id` values, so
+    timestamps kept to the second are fine."""
     post = create_post(api, alice)
+    authors = (bob, carol, alice, bob)
     written = [
         create_comment(api, author, post["id"], body=f"Comment number {index}")
-        for index, author in enumerate((bob, carol, alice, bob))
+        for index, author in enumerate(authors)
     ]
-    expected = [comment["id"] for comment in written]
     page = list_comments(api, post["id"])
     assert (page["total"], page["limit"], page["offset"]) == (4, 20, 0)
-    assert ids_of(page) == expected, f"not oldest first: {ids_of(page)} vs {expected}"
-    assert [item["body"] for item in page["items"]] == [c["body"] for c in written]
-    assert [author_of(item)[0] for item in page["items"]] == [bob.id, carol.id, alice.id, bob.id]
+    assert sorted(ids_of(page)) == sorted(comment["id"] for comment in written)
+    assert_sorted_within_ties(page["items"], comment_order_key, what="comments")
+    assert ids_of(page) == [comment["id"] for comment in written], (
+        "comments are not listed in the order they were written"
+    )
+    by_id = {comment["id"]: (comment["body"], author.id) for comment, author in zip(written, authors, strict=True)}
+    for item in page["items"]:
+        assert (item["body"], author_of(item)[0]) == by_id[item["id"]], item
+    order = ids_of(page)
     for offset in (0, 2):
         sliced = list_comments(api, post["id"], limit=2, offset=offset)
         assert (sliced["total"], sliced["limit"], sliced["offset"]) == (4, 2, offset)
-        assert ids_of(sliced) == expected[offset : offset + 2], f"offset={offset}"
+        assert ids_of(sliced) == order[offset : offset + 2], f"offset={offset}"
     beyond = list_comments(api, post["id"], limit=2, offset=4)
     assert (beyond["items"], beyond["total"]) == ([], 4)
 
 
-def test_list_comments_of_unknown_post_returns_404(api: httpx.Client) -> None:
-    response = api.get(f"/posts/{INT32_MAX}/comments")
-    assert response.status_code == 404, response.text
+def test_list_comments_of_unknown_post_returns_404(api: httpx.Client, alice: Account) -> None:
+    post = create_post(api, alice)
+    create_comment(api, alice, post["id"])
+    assert list_comments(api, post["id"])["total"] == 1
+    response = api.get(f"/posts/{UNKNOWN_ID}/comments")
+    assert response.status_code == 404, f"{response.status_code} {response.text[:300]}"
 
 
 def test_list_comments_rejects_out_of_range_pagination(api: httpx.Client, alice: Account) -> None:
+    """`limit` is an integer 1..100 and `offset` an integer >= 0; out of range is a 422."""
     post = create_post(api, alice)
+    comment = create_comment(api, alice, post["id"])
+    for limit in (1, 100):
+        page = list_comments(api, post["id"], limit=limit)
+        assert (page["limit"], ids_of(page)) == (limit, [comment["id"]])
     for params in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "abc"}):
         response = api.get(f"/posts/{post['id']}/comments", params=params)
         assert response.status_code == 422, f"{params}: {response.status_code} {response.text}"
-    for offset in (2**31, 2**63):
-        response = api.get(f"/posts/{post['id']}/comments", params={"offset": offset})
-        assert response.status_code in (200, 422), f"offset={offset}: {response.status_code}"
 
 
 def test_comment_count_follows_adds_and_deletes(
@@ -114,9 +140,9 @@ def test_comment_count_follows_adds_and_deletes(
     second = create_comment(api, carol, post["id"])
     create_comment(api, bob, post["id"])
     assert counts() == (3, {post["id"]: 3, quiet["id"]: 0})
-    assert api.delete(f"/comments/{first['id']}", headers=bob.headers).status_code == 204
+    delete_comment(api, bob, first["id"])
     assert counts() == (2, {post["id"]: 2, quiet["id"]: 0})
-    assert api.delete(f"/comments/{second['id']}", headers=alice.headers).status_code == 204
+    delete_comment(api, alice, second["id"])
     assert counts() == (1, {post["id"]: 1, quiet["id"]: 0})
     assert list_comments(api, post["id"])["total"] == 1
 
@@ -151,6 +177,8 @@ def test_post_author_can_delete_others_comment(
 def test_delete_comment_by_other_user_returns_403(
     api: httpx.Client, alice: Account, bob: Account, carol: Account
 ) -> None:
+    """Neither a bystander (who writes posts of their own) nor another commenter may
+    delete a comment: a 403 and the comment stays; its own author still may."""
     post = create_post(api, alice)
     comment = create_comment(api, bob, post["id"])
     create_post(api, carol)
@@ -160,12 +188,56 @@ def test_delete_comment_by_other_user_returns_403(
     response = api.delete(f"/comments/{own['id']}", headers=bob.headers)
     assert response.status_code == 403, f"another commenter: {response.status_code}"
     page = list_comments(api, post["id"])
-    assert ids_of(page) == [comment["id"], own["id"]]
+    assert sorted(ids_of(page)) == sorted([comment["id"], own["id"]])
     assert get_post(api, post["id"])["comment_count"] == 2
+    delete_comment(api, carol, own["id"])
+    assert ids_of(list_comments(api, post["id"])) == [comment["id"]]
 
 
 def test_delete_unknown_comment_returns_404(api: httpx.Client, alice: Account) -> None:
-    response = api.delete(f"/comments/{INT32_MAX}", headers=alice.headers)
-    assert response.status_code == 404, response.text
-    response = api.delete(f"/comments/{2**63}", headers=alice.headers)
-    assert response.status_code in (404, 422), response.text
+    post = create_post(api, alice)
+    delete_comment(api, alice, create_comment(api, alice, post["id"])["id"])
+    response = api.delete(f"/comments/{UNKNOWN_ID}", headers=alice.headers)
+    assert response.status_code == 404, f"{response.status_code} {response.text[:300]}"
+
+
+@pytest.mark.robustness
+@pytest.mark.parametrize("offset", [2**31, 2**63])
+def test_list_comments_with_offset_beyond_int32_is_empty_or_422(
+    api: httpx.Client, alice: Account, offset: int
+) -> None:
+    """A huge `offset` is an empty page (it is past every comment) or a 422, never a 5xx."""
+    post = create_post(api, alice)
+    create_comment(api, alice, post["id"])
+    assert list_comments(api, post["id"])["total"] == 1
+    response = api.get(f"/posts/{post['id']}/comments", params={"offset": offset})
+    assert response.status_code in (200, 422), f"offset={offset}: {response.status_code}"
+    if response.status_code == 200:
+        assert response.json()["items"] == [], f"offset={offset}: {response.text[:300]}"
+
+
+@pytest.mark.robustness
+@pytest.mark.parametrize("comment_id", [2**31, 2**63])
+def test_delete_comment_with_id_beyond_int32_is_404_or_422(
+    api: httpx.Client, alice: Account, comment_id: int
+) -> None:
+    post = create_post(api, alice)
+    delete_comment(api, alice, create_comment(api, alice, post["id"])["id"])
+    response = api.delete(f"/comments/{comment_id}", headers=alice.headers)
+    assert response.status_code in (404, 422), f"id={comment_id}: {response.status_code}"
+
+
+@pytest.mark.robustness
+@pytest.mark.parametrize("post_id", [2**31, 2**63])
+def test_comments_of_post_with_id_beyond_int32_are_404_or_422(
+    api: httpx.Client, alice: Account, post_id: int
+) -> None:
+    """Listing and writing comments of a post id beyond int32/int64 is a 404 or 422."""
+    post = create_post(api, alice)
+    create_comment(api, alice, post["id"])
+    listed = api.get(f"/posts/{post_id}/comments")
+    assert listed.status_code in (404, 422), f"GET id={post_id}: {listed.status_code}"
+    written = api.post(
+        f"/posts/{post_id}/comments", json={"body": "Far away"}, headers=alice.headers
+    )
+    assert written.status_code in (404, 422), f"POST id={post_id}: {written.status_code}"

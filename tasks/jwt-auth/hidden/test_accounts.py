@@ -17,8 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.engine import Engine
-
 from auth_api import (
     HASH_PREFIXES,
     Account,
@@ -38,6 +36,8 @@ from auth_api import (
     stored_text_values,
     token_parts,
 )
+from sqlalchemy.engine import Engine
+
 from graders.testkit import (
     as_text,
     assert_no_password,
@@ -63,7 +63,7 @@ def changed_password(api: httpx.Client, account: Account) -> tuple[Account, str]
 
 
 def test_register_returns_201_with_user_fields(api: httpx.Client) -> None:
-    """"Responds with the new user": at least id, email, full_name and created_at (ISO 8601
+    """Contract: "Responds with the new user": at least id, email, full_name and created_at (ISO 8601
     with an offset, set on registration), and never the password."""
     email = new_email()
     password = new_password()
@@ -83,7 +83,7 @@ def test_register_returns_201_with_user_fields(api: httpx.Client) -> None:
 
 
 def test_register_duplicate_email_returns_409(api: httpx.Client) -> None:
-    """"An email that is already registered is a 409"; the first account is left as it was
+    """Contract: "An email that is already registered is a 409"; the first account is left as it was
     (its name and password)."""
     first = register(api, full_name="First Owner")
     response = register_response(api, email=first.email, full_name="Second")
@@ -94,7 +94,7 @@ def test_register_duplicate_email_returns_409(api: httpx.Client) -> None:
 
 
 def test_register_invalid_email_returns_422(api: httpx.Client) -> None:
-    """"email: a valid email address, at most 255 characters"; "a missing or invalid field
+    """Contract: "email: a valid email address, at most 255 characters"; "a missing or invalid field
     is a 422"."""
     register(api, full_name="Good Email")
     tag = uuid.uuid4().hex[:10]
@@ -105,7 +105,7 @@ def test_register_invalid_email_returns_422(api: httpx.Client) -> None:
 
 
 def test_register_rejects_password_outside_8_to_128(api: httpx.Client) -> None:
-    """"password: 8 to 128 characters"; "a missing or invalid field is a 422"."""
+    """Contract: "password: 8 to 128 characters"; "a missing or invalid field is a 422"."""
     register(api, full_name="Pw Len")
     for password in ("x" * 7, "y" * 129, ""):
         response = register_response(api, password=password, full_name="Pw Len")
@@ -113,14 +113,14 @@ def test_register_rejects_password_outside_8_to_128(api: httpx.Client) -> None:
 
 
 def test_register_accepts_password_of_8_and_128(api: httpx.Client) -> None:
-    """"password: 8 to 128 characters": both bounds register and log in."""
+    """Contract: "password: 8 to 128 characters": both bounds register and log in."""
     for password in ("p" * 7 + "8", "q" * 127 + "X"):
         account = register(api, password=password, full_name="Pw Bounds")
         assert_me_is(api, login_account(api, account)["access_token"], account, "login")
 
 
 def test_register_full_name_outside_1_to_100_returns_422(api: httpx.Client) -> None:
-    """"full_name: 1 to 100 characters": 100 registers, 0 and 101 are a 422."""
+    """Contract: "full_name: 1 to 100 characters": 100 registers, 0 and 101 are a 422."""
     account = register(api, full_name="m" * 100)
     assert account.body["full_name"] == "m" * 100
     for full_name in ("", "n" * 101):
@@ -129,7 +129,7 @@ def test_register_full_name_outside_1_to_100_returns_422(api: httpx.Client) -> N
 
 
 def test_register_missing_fields_or_malformed_json_returns_422(api: httpx.Client) -> None:
-    """"Body: {email, password, full_name} (all required). A missing or invalid field is a
+    """Contract: "Body: {email, password, full_name} (all required). A missing or invalid field is a
     422"; a body that is not JSON is invalid input as well."""
     register(api, full_name="Miss Ing")
     complete = {"email": new_email(), "password": new_password(), "full_name": "Miss Ing"}
@@ -153,7 +153,7 @@ def privileges(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_register_ignores_privilege_fields_and_id(api: httpx.Client, db: Engine) -> None:
-    """"Any other field in the body (for example is_admin, role or id) is ignored: it
+    """Contract: "Any other field in the body (for example is_admin, role or id) is ignored: it
     neither fails the request nor changes anything about the user that is created." The
     user registered with is_admin, role, id... has the same privilege fields and columns
     as one registered without them, and not the id that was sent."""
@@ -173,7 +173,9 @@ def test_register_ignores_privilege_fields_and_id(api: httpx.Client, db: Engine)
     )
     profile = me(api, login_account(api, account)["access_token"])
     assert profile.status_code == 200, profile.text
-    plain_profile = me(api, login_account(api, plain)["access_token"]).json()
+    plain_response = me(api, login_account(api, plain)["access_token"])
+    assert plain_response.status_code == 200, plain_response.text
+    plain_profile = plain_response.json()
     assert profile.json()["id"] == account.id, (account.body, profile.json())
     for where, body, control in (
         ("register response", account.body, plain.body),
@@ -218,7 +220,7 @@ def test_password_stored_as_bcrypt_or_argon2_hash(api: httpx.Client, db: Engine)
 
 
 def test_password_never_returned(api: httpx.Client) -> None:
-    """"Passwords are never returned, in any form (neither the plain text nor a hash)":
+    """Contract: "Passwords are never returned, in any form (neither the plain text nor a hash)":
     not by register, login, the access token's claims, /auth/me or refresh."""
     password = new_password()
     account = register(api, password=password)
@@ -269,7 +271,7 @@ def test_login_unknown_email_returns_401(api: httpx.Client) -> None:
 def test_login_failure_identical_for_unknown_email_and_wrong_password(
     api: httpx.Client,
 ) -> None:
-    """"A wrong password and an email that has no account are both a 401 with exactly the
+    """Contract: "A wrong password and an email that has no account are both a 401 with exactly the
     same response body"."""
     account = register(api)
     login(api, account.email, account.password)
@@ -286,7 +288,7 @@ def test_login_failure_identical_for_unknown_email_and_wrong_password(
 
 
 def test_login_missing_fields_returns_422(api: httpx.Client) -> None:
-    """"A body missing either field is a 422"."""
+    """Contract: "A body missing either field is a 422"."""
     account = register(api)
     login(api, account.email, account.password)
     for payload in ({"email": account.email}, {"password": account.password}, {}):
@@ -295,7 +297,7 @@ def test_login_missing_fields_returns_422(api: httpx.Client) -> None:
 
 
 def test_change_password_old_stops_working_new_works(api: httpx.Client) -> None:
-    """"204 with no body on success ... After a successful change, logging in with the old
+    """Contract: "204 with no body on success ... After a successful change, logging in with the old
     password is a 401 and logging in with the new one succeeds"."""
     account = register(api)
     token = login_account(api, account)["access_token"]
@@ -310,7 +312,7 @@ def test_change_password_old_stops_working_new_works(api: httpx.Client) -> None:
 
 
 def test_change_password_wrong_current_password_returns_401(api: httpx.Client) -> None:
-    """"A wrong current_password is a 401 and the password stays unchanged"."""
+    """Contract: "A wrong current_password is a 401 and the password stays unchanged"."""
     account, token = changed_password(api, register(api))
     replacement = new_password()
     response = change_password(api, token, "Not-the-password-1", replacement)
@@ -322,7 +324,7 @@ def test_change_password_wrong_current_password_returns_401(api: httpx.Client) -
 
 
 def test_change_password_without_valid_token_returns_401(api: httpx.Client) -> None:
-    """"Without a valid access token it is a 401" (and nothing changes)."""
+    """Contract: "Without a valid access token it is a 401" (and nothing changes)."""
     account, _ = changed_password(api, register(api))
     replacement = new_password()
     for token in (None, "not-a-token", "a.b.c"):
@@ -333,7 +335,7 @@ def test_change_password_without_valid_token_returns_401(api: httpx.Client) -> N
 
 
 def test_change_password_invalid_body_returns_422(api: httpx.Client) -> None:
-    """"new_password follows the password rules (8 to 128 characters) ... an invalid
+    """Contract: "new_password follows the password rules (8 to 128 characters) ... an invalid
     new_password is a 422 and the password stays unchanged"; both fields are required."""
     account, token = changed_password(api, register(api))
     for replacement in ("short12", "z" * 129, ""):

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
 from auth_api import (
     CLOCK_SLACK_S,
     UNKNOWN_USER_ID,
@@ -24,7 +23,6 @@ from auth_api import (
     assert_me_is,
     assert_refresh_works,
     assert_status,
-    bearer,
     change_password,
     decode_access_token,
     encode_segment,
@@ -39,6 +37,7 @@ from auth_api import (
     sign_hs256,
     token_parts,
 )
+
 from graders.testkit import parse_timestamp
 
 MAX_ACCESS_TTL_S = 60 * 60
@@ -56,7 +55,7 @@ def assert_refused(response: httpx.Response, what: str) -> None:
 
 
 def test_access_token_is_hs256_with_sub_and_exp(api: httpx.Client, jwt_secret: str) -> None:
-    """"A JWT signed with HS256 using the JWT_SECRET environment variable. Its sub claim is
+    """Contract: "A JWT signed with HS256 using the JWT_SECRET environment variable. Its sub claim is
     the user's id as a string, and its exp claim is at most 60 minutes after it was issued."
     """
     account = register(api)
@@ -92,7 +91,7 @@ def test_me_returns_current_user(api: httpx.Client) -> None:
 def test_me_without_bearer_token_returns_401(
     api: httpx.Client, signed_in: tuple[Account, dict[str, str]]
 ) -> None:
-    """"A missing header, another scheme, or a token that is malformed ... is a 401"."""
+    """Contract: "A missing header, another scheme, or a token that is malformed ... is a 401"."""
     account, tokens = signed_in
     token = tokens["access_token"]
     assert_me_is(api, token, account, "GET /auth/me with the genuine access token")
@@ -114,7 +113,7 @@ def test_me_rejects_malformed_tokens(
 def test_alg_none_token_rejected(
     api: httpx.Client, signed_in: tuple[Account, dict[str, str]]
 ) -> None:
-    """"An unsigned alg: none token ... is a 401"."""
+    """Contract: "An unsigned alg: none token ... is a 401"."""
     account, tokens = signed_in
     assert_me_is(api, tokens["access_token"], account, "the genuine access token")
     header, claims, _ = token_parts(tokens["access_token"])
@@ -126,7 +125,7 @@ def test_alg_none_token_rejected(
 def test_token_signed_with_another_key_rejected(
     api: httpx.Client, signed_in: tuple[Account, dict[str, str]]
 ) -> None:
-    """"A token signed with another key ... is a 401"."""
+    """Contract: "A token signed with another key ... is a 401"."""
     account, tokens = signed_in
     assert_me_is(api, tokens["access_token"], account, "the genuine access token")
     header, claims, _ = token_parts(tokens["access_token"])
@@ -137,7 +136,7 @@ def test_token_signed_with_another_key_rejected(
 def test_tampered_payload_rejected(
     api: httpx.Client, signed_in: tuple[Account, dict[str, str]]
 ) -> None:
-    """"A token whose payload was altered is a 401": here its sub, then its exp."""
+    """Contract: "A token whose payload was altered is a 401": here its sub, then its exp."""
     account, tokens = signed_in
     victim = register(api, full_name="Victim")
     token = tokens["access_token"]
@@ -154,7 +153,7 @@ def test_tampered_payload_rejected(
 def test_expired_access_token_rejected(
     api: httpx.Client, jwt_secret: str, signed_in: tuple[Account, dict[str, str]]
 ) -> None:
-    """"The app accepts only tokens ... that have not expired": the real token re-signed
+    """Contract: "The app accepts only tokens ... that have not expired": the real token re-signed
     with JWT_SECRET and exp in the past is a 401."""
     account, tokens = signed_in
     token = tokens["access_token"]
@@ -169,7 +168,7 @@ def test_expired_access_token_rejected(
 def test_token_for_unknown_user_rejected(
     api: httpx.Client, jwt_secret: str, signed_in: tuple[Account, dict[str, str]]
 ) -> None:
-    """"A token that ... names no existing user is a 401"."""
+    """Contract: "A token that ... names no existing user is a 401"."""
     account, tokens = signed_in
     assert_me_is(api, tokens["access_token"], account, "the genuine access token")
     header, claims, _ = token_parts(tokens["access_token"])
@@ -206,7 +205,7 @@ def test_token_with_subject_beyond_int64_is_401(
 
 
 def test_refresh_token_refused_as_access_token(api: httpx.Client) -> None:
-    """"A refresh token is not accepted where an access token is expected": /auth/me and
+    """Contract: "A refresh token is not accepted where an access token is expected": /auth/me and
     /auth/change-password answer it with a 401, and the password stays unchanged."""
     account = register(api)
     tokens = login_account(api, account)
@@ -237,7 +236,7 @@ def test_refresh_returns_working_access_token(api: httpx.Client, jwt_secret: str
 
 
 def test_access_token_refused_at_refresh(api: httpx.Client) -> None:
-    """"An access token is not accepted where a refresh token is expected": a 401."""
+    """Contract: "An access token is not accepted where a refresh token is expected": a 401."""
     account = register(api)
     tokens = login_account(api, account)
     assert_refresh_works(api, tokens["refresh_token"], "the genuine refresh token")
@@ -245,7 +244,7 @@ def test_access_token_refused_at_refresh(api: httpx.Client) -> None:
 
 
 def test_refresh_rejects_invalid_tokens(api: httpx.Client) -> None:
-    """"A refresh token that is invalid ... is a 401": made-up strings and the genuine
+    """Contract: "A refresh token that is invalid ... is a 401": made-up strings and the genuine
     refresh token with its last 8 characters changed."""
     account = register(api)
     genuine = login_account(api, account)["refresh_token"]
@@ -256,14 +255,14 @@ def test_refresh_rejects_invalid_tokens(api: httpx.Client) -> None:
 
 
 def test_refresh_without_refresh_token_returns_422(api: httpx.Client) -> None:
-    """"A body without refresh_token is a 422"."""
+    """Contract: "A body without refresh_token is a 422"."""
     account = register(api)
     assert_refresh_works(api, login_account(api, account)["refresh_token"], "genuine token")
     assert_status(api.post("/auth/refresh", json={}), 422, "POST /auth/refresh with {}")
 
 
 def test_expired_refresh_token_returns_401(api: httpx.Client, jwt_secret: str) -> None:
-    """"A refresh token that is invalid or expired ... is a 401". The refresh token's format
+    """Contract: "A refresh token that is invalid or expired ... is a 401". The refresh token's format
     and lifetime are the app's choice, so this test can only expire one it can re-sign: a
     JWT whose HS256 signature verifies with JWT_SECRET and that carries an exp claim. Such a
     token, re-signed with exp in the past (iat and nbf moved back as much), is a 401.
