@@ -12,7 +12,7 @@ They are generated here, each a `main.py` with a FastAPI `app`:
 
 from __future__ import annotations
 
-_CATCH_ALL = '''from fastapi import FastAPI, Request
+_CATCH_ALL = """from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -23,9 +23,9 @@ app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 )
 async def answer(path: str, request: Request) -> JSONResponse:
     return JSONResponse({body}, status_code={status})
-'''
+"""
 
-_HELLO_WORLD = '''from fastapi import FastAPI
+_HELLO_WORLD = """from fastapi import FastAPI
 
 app = FastAPI()
 
@@ -33,7 +33,7 @@ app = FastAPI()
 @app.get("/")
 async def root() -> dict[str, str]:
     return {"message": "Hello World"}
-'''
+"""
 
 NULL_AGENTS: dict[str, str] = {
     "hello-world": _HELLO_WORLD,

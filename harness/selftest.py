@@ -1,5 +1,6 @@
 """`harness selftest`: prove the graders on the tasks themselves. Every reference must
-pass everything; every mutant must fail at least the hidden tests it names."""
+pass everything; every mutant must fail at least the hidden tests it names; every null
+agent (an app that does nothing, `harness/null_agents.py`) must score about 0."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.grading import grade_files
+from harness.grading import DEFAULT_GRADERS, PROOF_GRADERS, grade_files
+from harness.null_agents import MAX_OVERALL, NULL_AGENTS, null_agent_files
 from harness.results import SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime_venv import ensure_runtime_venv
@@ -17,6 +19,9 @@ from harness.sandbox.servers import database_servers
 from harness.tasks import Task, load_tasks
 
 REFERENCE = "reference"
+NULL_PREFIX = "null:"
+# Graders on which a null agent must score exactly 0.
+NULL_ZERO_GRADERS = ("functional", "robustness", "fuzz", "security", "schema")
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,39 @@ def _grade(
     server: DatabaseServer,
     python: Path,
     only_hidden_tests: tuple[str, ...] | None = None,
+    graders: tuple[str, ...] = PROOF_GRADERS,
 ) -> SampleResult:
     with tempfile.TemporaryDirectory(prefix="harness-selftest-") as folder:
         return grade_files(
-            task, files, server, python, Path(folder), only_hidden_tests=only_hidden_tests
+            task, files, server, python, Path(folder), graders, only_hidden_tests=only_hidden_tests
         )
+
+
+def null_agent_problems(result: SampleResult) -> list[str]:
+    """Why a null agent's grade is not about 0 (empty when it is)."""
+    if result.infra_error:
+        return [f"infra error: {result.infra_error.splitlines()[0]}"]
+    problems = [
+        f"{name} {result.scores.get(name)}"
+        for name in NULL_ZERO_GRADERS
+        if result.scores.get(name) != 0.0
+    ]
+    passed = result.hidden_tests.get("passed", 0) + result.robustness_tests.get("passed", 0)
+    if passed:
+        problems.append(f"{passed} hidden test(s) passed")
+    if result.scores.get("overall", 1.0) > MAX_OVERALL:
+        problems.append(f"overall {result.scores.get('overall')} > {MAX_OVERALL}")
+    return problems
+
+
+def _judge_null_agent(task: Task, name: str, result: SampleResult) -> SelftestCell:
+    problems = null_agent_problems(result)
+    summary = (
+        f"scores 0 (overall {result.scores.get('overall')})"
+        if not problems
+        else "SCORES: " + "; ".join(problems)
+    )
+    return SelftestCell(task.id, NULL_PREFIX + name, result.database, not problems, summary)
 
 
 def failed_hidden_tests(result: SampleResult) -> set[str]:
@@ -87,12 +120,20 @@ def run_selftest(
             variants = [REFERENCE] + [
                 m.name for m in task.mutants if not mutant_filter or mutant_filter in m.name
             ]
+            if not mutant_filter:
+                variants += [NULL_PREFIX + name for name in NULL_AGENTS]
             for variant in variants:
                 for server in servers.values():
                     if variant == REFERENCE:
                         cell = _judge_reference(
                             task, _grade(task, task.reference_files(), server, python)
                         )
+                    elif variant.startswith(NULL_PREFIX):
+                        name = variant.removeprefix(NULL_PREFIX)
+                        result = _grade(
+                            task, null_agent_files(name), server, python, graders=DEFAULT_GRADERS
+                        )
+                        cell = _judge_null_agent(task, name, result)
                     else:
                         # A mutant is proven by the tests it names: run just those.
                         mutant = task.mutant(variant)

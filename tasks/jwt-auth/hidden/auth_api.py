@@ -54,8 +54,8 @@ def register_response(
     full_name: str = "Test User",
 ) -> httpx.Response:
     payload = {
-        "email": email or new_email(),
-        "password": password or new_password(),
+        "email": new_email() if email is None else email,
+        "password": new_password() if password is None else password,
         "full_name": full_name,
     }
     return api.post("/auth/register", json=payload)

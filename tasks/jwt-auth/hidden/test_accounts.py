@@ -63,8 +63,8 @@ def changed_password(api: httpx.Client, account: Account) -> tuple[Account, str]
 
 
 def test_register_returns_201_with_user_fields(api: httpx.Client) -> None:
-    """Contract: "Responds with the new user": at least id, email, full_name and created_at (ISO 8601
-    with an offset, set on registration), and never the password."""
+    """Contract: "Responds with the new user": at least id, email, full_name and
+    created_at (ISO 8601 with an offset, set on registration), and never the password."""
     email = new_email()
     password = new_password()
     response = api.post(

@@ -55,9 +55,9 @@ def assert_refused(response: httpx.Response, what: str) -> None:
 
 
 def test_access_token_is_hs256_with_sub_and_exp(api: httpx.Client, jwt_secret: str) -> None:
-    """Contract: "A JWT signed with HS256 using the JWT_SECRET environment variable. Its sub claim is
-    the user's id as a string, and its exp claim is at most 60 minutes after it was issued."
-    """
+    """Contract: "A JWT signed with HS256 using the JWT_SECRET environment variable. Its
+    sub claim is the user's id as a string, and its exp claim is at most 60 minutes after
+    it was issued."."""
     account = register(api)
     before = time.time()
     tokens = login_account(api, account)
@@ -262,11 +262,11 @@ def test_refresh_without_refresh_token_returns_422(api: httpx.Client) -> None:
 
 
 def test_expired_refresh_token_returns_401(api: httpx.Client, jwt_secret: str) -> None:
-    """Contract: "A refresh token that is invalid or expired ... is a 401". The refresh token's format
-    and lifetime are the app's choice, so this test can only expire one it can re-sign: a
-    JWT whose HS256 signature verifies with JWT_SECRET and that carries an exp claim. Such a
-    token, re-signed with exp in the past (iat and nbf moved back as much), is a 401.
-    Other refresh tokens skip the test."""
+    """Contract: "A refresh token that is invalid or expired ... is a 401". The refresh
+    token's format and lifetime are the app's choice, so this test can only expire one it
+    can re-sign: a JWT whose HS256 signature verifies with JWT_SECRET and that carries an
+    exp claim. Such a token, re-signed with exp in the past (iat and nbf moved back as
+    much), is a 401. Other refresh tokens skip the test."""
     account = register(api)
     used = login_account(api, account)["refresh_token"]
     assert_refresh_works(api, used, "the genuine refresh token")

@@ -1,0 +1,80 @@
+"""The standing proof that no grader rewards doing nothing: each null agent (an app that
+boots and implements nothing, harness/null_agents.py) graded on every task and both
+databases with every grader scores overall <= 0.05, passes no hidden test (functional or
+robustness), and gets 0 on fuzz, security and schema. Graded in parallel: 32 grades."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness.grading import DEFAULT_GRADERS, grade_files
+from harness.null_agents import NULL_AGENTS, null_agent_files
+from harness.results import SampleResult
+from harness.sandbox.databases import DatabaseServer
+from harness.selftest import null_agent_problems
+from harness.tasks import list_task_ids, load_task
+
+KINDS = ("postgres", "mysql")
+CASES = [(task, name, kind) for task in list_task_ids() for name in NULL_AGENTS for kind in KINDS]
+
+
+@pytest.fixture(scope="module")
+def null_grades(
+    servers: dict[str, DatabaseServer],
+    runtime_python: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str, str], SampleResult]:
+    def grade(case: tuple[str, str, str]) -> SampleResult:
+        task_id, name, kind = case
+        folder = tmp_path_factory.mktemp(f"{task_id}-{name}-{kind}")
+        return grade_files(
+            load_task(task_id),
+            null_agent_files(name),
+            servers[kind],
+            runtime_python,
+            folder,
+            DEFAULT_GRADERS,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(CASES, pool.map(grade, CASES), strict=True))
+
+
+@pytest.mark.parametrize(("task_id", "name", "kind"), CASES)
+def test_null_agent_scores_about_zero(
+    null_grades: dict[tuple[str, str, str], SampleResult], task_id: str, name: str, kind: str
+) -> None:
+    result = null_grades[(task_id, name, kind)]
+    assert result.infra_error is None, result.infra_error
+    assert set(result.scores) >= set(DEFAULT_GRADERS), result.scores
+    assert not null_agent_problems(result), (null_agent_problems(result), result.scores)
+    assert result.coverage == 0.0
+
+
+def test_a_null_agent_that_passed_a_test_would_be_reported() -> None:
+    """The judge itself can fail: a grade with a passing hidden test or a fuzz score."""
+    from harness.results import BootRecord
+
+    result = SampleResult(
+        task="user-crud",
+        sample=0,
+        database="postgres",
+        boot=BootRecord(ok=True, seconds=0.1),
+        scores={
+            "functional": 0.1,
+            "robustness": 0.0,
+            "fuzz": 1.0,
+            "security": 0.0,
+            "schema": 0.0,
+            "overall": 0.2,
+        },
+        findings=[],
+        hidden_tests={"passed": 1, "total": 10, "failed": []},
+    )
+    problems = null_agent_problems(result)
+    assert "functional 0.1" in problems and "fuzz 1.0" in problems
+    assert "1 hidden test(s) passed" in problems
+    assert any(p.startswith("overall 0.2") for p in problems)
