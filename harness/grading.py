@@ -189,6 +189,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         hidden_tests=_hidden_test_summary(by_name.get("functional")),
         robustness_tests=_hidden_test_summary(by_name.get("robustness")),
         coverage=round(coverage.ratio, 4),
+        sandboxed=app.sandboxed,
     )
 
 

@@ -204,6 +204,10 @@ class DockerApp:
         return f"http://{self.address}:{APP_PORT}"
 
     @property
+    def sandboxed(self) -> bool:
+        return True
+
+    @property
     def sandbox_hosts(self) -> tuple[str, ...]:
         """The container's address on its own internal network (no other candidate and
         nothing outside is on it)."""

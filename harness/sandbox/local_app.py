@@ -71,6 +71,10 @@ class LocalApp:
     def sandbox_hosts(self) -> tuple[str, ...]:
         return ()
 
+    @property
+    def sandboxed(self) -> bool:
+        return False
+
     def _prepare_workdir(self) -> Path:
         workdir = Path(tempfile.mkdtemp(prefix="harness-app-"))
         for relative, content in self.files.items():

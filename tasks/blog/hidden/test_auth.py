@@ -129,7 +129,7 @@ def test_register_returns_201_user_without_password(api: httpx.Client) -> None:
 
 
 def test_register_does_not_store_the_plaintext_password(api: httpx.Client, db: Engine) -> None:
-    """"Passwords ... are stored hashed (bcrypt or argon2)": the rows holding the new
+    """Contract: "Passwords ... are stored hashed (bcrypt or argon2)": the rows holding the new
     user's email keep the password nowhere in plain text."""
     email = new_email()
     password = new_password()
@@ -202,7 +202,7 @@ def test_login_returns_refresh_token_and_bearer_token_type(api: httpx.Client) ->
 def test_access_token_is_hs256_with_user_id_subject_and_exp_within_60_minutes(
     api: httpx.Client, jwt_secret: str
 ) -> None:
-    """"The access token is a JWT signed with HS256 using the JWT_SECRET environment
+    """Contract: "The access token is a JWT signed with HS256 using the JWT_SECRET environment
     variable, with `sub` = the user's id as a string and `exp` at most 60 minutes after
     issue." Other claims are free."""
     email = new_email()

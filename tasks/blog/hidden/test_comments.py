@@ -73,7 +73,7 @@ def test_create_comment_invalid_body_returns_422(
 def test_list_comments_oldest_first_and_paginated(
     api: httpx.Client, alice: Account, bob: Account, carol: Account
 ) -> None:
-    """"The post's comments, oldest first (by `created_at`, ...), paginated like every
+    """Contract: "The post's comments, oldest first (by `created_at`, ...), paginated like every
     list." Two comments are written more than a second after the first two, so they are
     newer even where timestamps are kept to the second; comments with equal `created_at`
     may come in either order."""

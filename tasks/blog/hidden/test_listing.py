@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
+import pytest
 from graders.statement_counter import StatementCounter
+from graders.testkit import assert_sorted_within_ties, parse_timestamp
 
 from blog_support import (
+    SECOND_APART_S,
     Account,
     assert_not_server_error,
     author_of,
     create_comment,
     create_post,
+    created_at_of,
     ids_of,
     list_posts,
     new_account,
     new_token,
-    parse_timestamp,
     register,
 )
 
@@ -62,34 +66,54 @@ def test_list_posts_items_are_full_posts(
     assert (items[bare["id"]]["comment_count"], items[bare["id"]]["tags"]) == (0, [])
 
 
+def posts_a_second_apart(api: httpx.Client, author: Account, token: str) -> tuple[int, set[int]]:
+    """One post, then (more than a second later) two more, all titled with `token`: the
+    first is strictly older than the others even where timestamps are kept to the
+    second. Returns the oldest post's id and the newer posts' ids."""
+    oldest = create_post(api, author, title=f"{token} number 0")
+    time.sleep(SECOND_APART_S)
+    newer = [create_post(api, author, title=f"{token} number {index}") for index in (1, 2)]
+    return oldest["id"], {post["id"] for post in newer}
+
+
 def check_created_at_order(
-    api: httpx.Client, token: str, created: list[dict[str, Any]], **params: Any
+    api: httpx.Client, token: str, oldest: int, newer: set[int], **params: Any
 ) -> None:
-    reverse = params.get("sort", "-created_at") == "-created_at"
+    """The page holds the three posts ordered by `created_at` as `sort` says (newest first
+    by default); posts with equal `created_at` may come in either order."""
+    newest_first = params.get("sort", "-created_at") == "-created_at"
     page = list_posts(api, search=token, **params)
-    assert sorted(ids_of(page)) == sorted(post["id"] for post in created)
-    stamps = [parse_timestamp(item["created_at"]) for item in page["items"]]
-    assert stamps == sorted(stamps, reverse=reverse), f"{params}: not ordered: {stamps}"
-    created_stamps = [parse_timestamp(post["created_at"]) for post in created]
-    if len(set(created_stamps)) == len(created_stamps):
-        expected = [post["id"] for post in created]
-        assert ids_of(page) == (expected[::-1] if reverse else expected), f"{params}"
+    ids = ids_of(page)
+    assert sorted(ids) == sorted({oldest, *newer}), f"{params}: {ids}"
+    assert_sorted_within_ties(
+        page["items"], created_at_of, descending=newest_first, what=f"posts {params}"
+    )
+    assert ids.index(oldest) == (2 if newest_first else 0), (
+        f"{params}: the oldest post {oldest} is at position {ids.index(oldest)} of {ids}"
+    )
 
 
 def test_list_posts_default_newest_first(api: httpx.Client, alice: Account) -> None:
+    """Contract: "the default is newest first"."""
     token = new_token()
-    created = [create_post(api, alice, title=f"{token} number {index}") for index in range(3)]
-    check_created_at_order(api, token, created)
+    oldest, newer = posts_a_second_apart(api, alice, token)
+    check_created_at_order(api, token, oldest, newer)
 
 
 def test_list_posts_sort_by_created_at(api: httpx.Client, alice: Account) -> None:
+    """Contract: "`sort`: `created_at` (oldest first) or `-created_at` (newest first)"."""
     token = new_token()
-    created = [create_post(api, alice, title=f"{token} number {index}") for index in range(3)]
-    check_created_at_order(api, token, created, sort="created_at")
-    check_created_at_order(api, token, created, sort="-created_at")
+    oldest, newer = posts_a_second_apart(api, alice, token)
+    check_created_at_order(api, token, oldest, newer, sort="created_at")
+    check_created_at_order(api, token, oldest, newer, sort="-created_at")
 
 
-def test_list_posts_rejects_unknown_sort(api: httpx.Client) -> None:
+def test_list_posts_rejects_unknown_sort(api: httpx.Client, alice: Account) -> None:
+    """Contract: "any other value is a `422`"."""
+    token = new_token()
+    post = create_post(api, alice, title=f"Sorted {token}")
+    for sort in ("created_at", "-created_at"):
+        assert ids_of(list_posts(api, search=token, sort=sort)) == [post["id"]]
     for sort in ("bogus", "title", "-id", "created_at; DROP TABLE posts"):
         response = api.get("/posts", params={"sort": sort})
         assert response.status_code == 422, f"sort={sort!r}: {response.status_code}"
@@ -177,20 +201,38 @@ def test_list_posts_filters_combine(api: httpx.Client, alice: Account, bob: Acco
 
 
 def test_list_posts_pagination_slices(api: httpx.Client, alice: Account) -> None:
+    """`limit` and `offset` cut a page out of the sorted list, and `total`, `limit` and
+    `offset` describe it. Each page is compared with the full list by `created_at`, so
+    posts with equal timestamps may trade places between pages; where the listed
+    timestamps all differ, the pages must be exact slices."""
     token = new_token()
-    created = [create_post(api, alice, title=f"{token} page {index}") for index in range(5)]
+    created = {create_post(api, alice, title=f"{token} page {index}")["id"] for index in range(5)}
     whole = list_posts(api, search=token, sort="created_at", limit=100)
-    order = ids_of(whole)
-    assert sorted(order) == sorted(post["id"] for post in created)
+    assert sorted(ids_of(whole)) == sorted(created)
+    assert_sorted_within_ties(whole["items"], created_at_of, what="posts sorted by created_at")
+    keys = [created_at_of(item) for item in whole["items"]]
+    distinct = len(set(keys)) == len(keys)
     for limit, offset in ((2, 0), (2, 2), (2, 4), (3, 1), (1, 4)):
         page = list_posts(api, search=token, sort="created_at", limit=limit, offset=offset)
-        assert (page["total"], page["limit"], page["offset"]) == (5, limit, offset)
-        assert ids_of(page) == order[offset : offset + limit], f"limit={limit} offset={offset}"
+        where = f"limit={limit} offset={offset}"
+        assert (page["total"], page["limit"], page["offset"]) == (5, limit, offset), where
+        assert set(ids_of(page)) <= created, f"{where}: {ids_of(page)}"
+        assert [created_at_of(item) for item in page["items"]] == keys[offset : offset + limit], (
+            f"{where}: the page is not that slice of the sorted list"
+        )
+        if distinct:
+            assert ids_of(page) == ids_of(whole)[offset : offset + limit], where
     beyond = list_posts(api, search=token, limit=2, offset=5)
     assert (beyond["items"], beyond["total"]) == ([], 5)
 
 
-def test_list_posts_rejects_out_of_range_pagination(api: httpx.Client) -> None:
+def test_list_posts_rejects_out_of_range_pagination(api: httpx.Client, alice: Account) -> None:
+    """`limit` is an integer 1..100 and `offset` an integer >= 0; out of range is a 422."""
+    create_post(api, alice)
+    for limit in (1, 100):
+        page = list_posts(api, limit=limit)
+        assert page["limit"] == limit
+        assert 1 <= len(page["items"]) <= limit
     for params in (
         {"limit": 0},
         {"limit": 101},
@@ -201,33 +243,50 @@ def test_list_posts_rejects_out_of_range_pagination(api: httpx.Client) -> None:
     ):
         response = api.get("/posts", params=params)
         assert response.status_code == 422, f"{params}: {response.status_code} {response.text}"
-    for limit in (1, 100):
-        page = list_posts(api, limit=limit)
-        assert page["limit"] == limit
-        assert len(page["items"]) <= limit
 
 
-def test_list_posts_large_offset_is_not_a_server_error(api: httpx.Client) -> None:
-    token = new_token()
-    for offset in (1_000_000, 2**31, 2**63, 10**30):
-        response = api.get("/posts", params={"search": token, "offset": offset})
-        assert response.status_code in (200, 422), f"offset={offset}: {response.status_code}"
-        if response.status_code == 200:
-            page = response.json()
-            assert page["items"] == [], f"offset={offset}: {page}"
-
-
-def test_list_posts_nul_character_in_filters_is_not_a_server_error(
+def test_list_posts_offset_past_the_end_returns_empty_page(
     api: httpx.Client, alice: Account
 ) -> None:
+    """An `offset` past the last match is an empty page that still counts every match."""
+    token = new_token()
+    post = create_post(api, alice, title=f"Alone {token}")
+    assert ids_of(list_posts(api, search=token)) == [post["id"]]
+    for offset in (1, 1_000_000):
+        page = list_posts(api, search=token, offset=offset)
+        assert (page["items"], page["total"], page["offset"]) == ([], 1, offset), page
+
+
+@pytest.mark.robustness
+@pytest.mark.parametrize("offset", [2**31, 2**63, 10**30])
+def test_list_posts_with_offset_beyond_int32_is_empty_or_422(
+    api: httpx.Client, alice: Account, offset: int
+) -> None:
+    """A huge `offset` is an empty page (it is past every post) or a 422, never a 5xx."""
+    token = new_token()
+    post = create_post(api, alice, title=f"Far {token}")
+    assert ids_of(list_posts(api, search=token)) == [post["id"]]
+    response = api.get("/posts", params={"search": token, "offset": offset})
+    assert response.status_code in (200, 422), f"offset={offset}: {response.status_code}"
+    if response.status_code == 200:
+        assert response.json()["items"] == [], f"offset={offset}: {response.text[:300]}"
+
+
+@pytest.mark.robustness
+@pytest.mark.parametrize("name", ["search", "tag"])
+def test_list_posts_with_nul_in_search_or_tag_is_not_a_server_error(
+    api: httpx.Client, alice: Account, name: str
+) -> None:
+    """A NUL in `search` or `tag` is never a 5xx; when answered, it is matched literally,
+    so a post without the NUL is not found by it."""
     token = new_token()
     decoy = create_post(api, alice, title=f"Decoy {token}", tags=[token])
-    for name in ("search", "tag"):
-        for value in (f"{token}\x00zz", "\x00"):
-            response = api.get("/posts", params={name: value})
-            assert_not_server_error(response, f"GET /posts?{name}={value!r}")
-            if response.is_success and value != "\x00":
-                assert decoy["id"] not in ids_of(response.json()), f"{name}={value!r}"
+    assert ids_of(list_posts(api, **{name: token})) == [decoy["id"]]
+    for value in (f"{token}\x00zz", "\x00"):
+        response = api.get("/posts", params={name: value})
+        assert_not_server_error(response, f"GET /posts?{name}={value!r}")
+        if response.is_success and value != "\x00":
+            assert decoy["id"] not in ids_of(response.json()), f"{name}={value!r}"
 
 
 def statements_for(

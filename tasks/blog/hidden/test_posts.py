@@ -8,7 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from graders.testkit import assert_no_password, assert_validation_detail, parse_timestamp, rows_holding
+from graders.testkit import (
+    assert_no_password,
+    assert_validation_detail,
+    parse_timestamp,
+    rows_holding,
+)
 from sqlalchemy.engine import Engine
 
 from blog_support import (
@@ -57,7 +62,7 @@ def test_create_post_without_tags_has_no_tags(api: httpx.Client, alice: Account)
 def test_posts_and_comments_never_show_the_authors_password(
     api: httpx.Client, alice: Account, bob: Account
 ) -> None:
-    """"Passwords are never returned, in any form"; an author is `{id, full_name}`, "never
+    """Contract: "Passwords are never returned, in any form"; an author is `{id, full_name}`, "never
     the password"."""
     token = new_token()
     created = api.post(
@@ -65,9 +70,7 @@ def test_posts_and_comments_never_show_the_authors_password(
     )
     assert created.status_code == 201, f"{created.status_code} {created.text[:300]}"
     post_id = created.json()["id"]
-    commented = api.post(
-        f"/posts/{post_id}/comments", json={"body": "Hello"}, headers=bob.headers
-    )
+    commented = api.post(f"/posts/{post_id}/comments", json={"body": "Hello"}, headers=bob.headers)
     assert commented.status_code == 201, f"{commented.status_code} {commented.text[:300]}"
     responses = (
         created,
@@ -169,7 +172,7 @@ def test_patch_post_by_author_updates_given_fields(api: httpx.Client, alice: Acc
 
 
 def test_patch_post_moves_updated_at(api: httpx.Client, alice: Account) -> None:
-    """"`updated_at` moves forward on every successful update", compared on stored values
+    """Contract: "`updated_at` moves forward on every successful update", compared on stored values
     (GET); a store that keeps whole seconds gets a second update a second later."""
     post = create_post(api, alice)
     before = parse_timestamp(get_post(api, post["id"])["updated_at"])
@@ -263,7 +266,7 @@ def test_delete_post_returns_204_and_post_is_gone(api: httpx.Client, alice: Acco
 def test_delete_post_removes_its_comments(
     api: httpx.Client, db: Engine, alice: Account, bob: Account, carol: Account
 ) -> None:
-    """"its comments are deleted from the database as well (no comment of a deleted post
+    """Contract: "its comments are deleted from the database as well (no comment of a deleted post
     remains stored)": no row of any table keeps their text; other posts' comments stay."""
     token = new_token()
     post = create_post(api, alice, title=f"With comments {token}")
