@@ -18,7 +18,7 @@ from harness.config import STARTUP_TIMEOUT_S
 from harness.errors import InfrastructureError
 from harness.failpoints import failpoint
 from harness.results import BootRecord, SampleResult
-from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.databases import DatabaseServer, SampleDatabase
 from harness.sandbox.readiness import BootOutcome
 from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
 from harness.scoring import correct_and_secure, overall_score
@@ -160,11 +160,9 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             sandbox_hosts=app.sandbox_hosts,
             coverage=coverage,
         )
-        grades = _run_graders(run, context, timings)
+        grades = _run_graders(run, context, timings, database)
     except InfrastructureError as exc:
         return _infra_result(run, str(exc), timings)
-    except Exception:
-        return _infra_result(run, "grader crashed:\n" + traceback.format_exc(limit=8), timings)
     finally:
         app.stop()
         try:
@@ -190,6 +188,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         robustness_tests=_hidden_test_summary(by_name.get("robustness")),
         coverage=round(coverage.ratio, 4),
         sandboxed=app.sandboxed,
+        database_engine=_engine_label(run.server),
     )
 
 
@@ -222,8 +221,45 @@ def grader_versions(names: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(name, available[name].version) for name in names]
 
 
+def _engine_label(server: DatabaseServer) -> str | None:
+    try:
+        return server.engine_label()
+    except InfrastructureError:
+        return None
+
+
+def _grader_failed(
+    run: CandidateRun, database: SampleDatabase, name: str, error: Exception
+) -> GradeResult:
+    """A grader raised. Infrastructure only if the harness's own resources are broken:
+    the admin connection must work and must be able to give the sample's user its
+    password back (an app may have changed it); else (InfrastructureError) the row is
+    retried. Otherwise the failure came from the app (it answered or stored something
+    the grader could not read): the grader scores 0 and says why."""
+    run.server.reset_sample_user(database)
+    trace = "".join(traceback.format_exception(error, limit=6))
+    return GradeResult(
+        grader=name,
+        score=0.0,
+        findings=[
+            Finding(
+                grader=name,
+                check="grader-error",
+                severity="high",
+                message=f"the {name} grader could not grade this app: "
+                f"{error.__class__.__name__}: {str(error)[:300]}",
+                evidence=trace[-2000:],
+            )
+        ],
+        details={"error": f"{error.__class__.__name__}: {error}"},
+    )
+
+
 def _run_graders(
-    run: CandidateRun, context: GradingContext, timings: dict[str, float]
+    run: CandidateRun,
+    context: GradingContext,
+    timings: dict[str, float],
+    database: SampleDatabase,
 ) -> list[GradeResult]:
     available = registered_graders()
     grades: list[GradeResult] = []
@@ -244,7 +280,10 @@ def _run_graders(
                 ],
             )
         else:
-            grade = grader.grade(context)
+            try:
+                grade = grader.grade(context)
+            except Exception as exc:  # the app's doing unless the harness is broken
+                grade = _grader_failed(run, database, name, exc)
         grade.seconds = round(time.monotonic() - began, 3)
         timings[name] = round(timings.get(name, 0.0) + grade.seconds, 3)
         write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))

@@ -48,6 +48,9 @@ class SampleResult(BaseModel):
     # Whether the app ran in a sandbox that isolates it from the harness (docker, or the
     # local runtime's namespaces); False rows are flagged on the leaderboard.
     sandboxed: bool | None = None
+    # The server that graded the row, `<engine> <version>` (`mariadb 10.11.6`,
+    # `mysql 8.4.0`, `postgres 15.8`): MySQL and MariaDB are reported apart.
+    database_engine: str | None = None
 
     def public_json(self) -> dict[str, Any]:
         """The DESIGN.md result object (what `harness grade --json` prints)."""

@@ -47,6 +47,7 @@ from harness.extract import extract_files
 from harness.failpoints import failpoint
 from harness.grade_cache import GradeCache, grade_key
 from harness.grading import DEFAULT_GRADERS, CandidateRun, grade_candidate, grader_versions
+from harness.integrity import SourceIntegrity
 from harness.model_aliases import expand_model_spec
 from harness.model_cache import CachedProvider, ResponseCache, with_cache
 from harness.pricing import (
@@ -292,6 +293,8 @@ class EvalRun:
         self.run_id = config.run_id or make_run_id(config.model, self.agent.ref)
         self.store = RunStore(config.results_dir / self.run_id)
         self.grade_cache = GradeCache() if config.grade_cache else None
+        # The graders' code and data as the run starts; checked before every grade.
+        self.integrity = SourceIntegrity()
         self.started_at = datetime.now(UTC).isoformat()
         self.counters = {"generated": 0, "reused_responses": 0, "graded": 0, "cached_grades": 0}
         self._counter_lock = threading.Lock()
@@ -582,6 +585,7 @@ class EvalRun:
         response_text: str | None = None,
     ) -> SampleResult:
         """A cached grade when the inputs are unchanged; else grade, recovering servers."""
+        self.integrity.verify()
         key = grade_key(
             files,
             task.content_hash(),

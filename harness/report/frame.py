@@ -153,7 +153,7 @@ def _record(
         "run_id": run_id,
         "task": result.task,
         "sample": result.sample,
-        "database": result.database,
+        "database": database_label(result),
         "infra": infra,
         "infra_error": result.infra_error,
         "boot_ok": result.boot.ok,
@@ -172,6 +172,18 @@ def _record(
         "grade_seconds": _number(result.timings.get("total")),
         **usage,
     }
+
+
+def database_label(result: SampleResult) -> str:
+    """The row's database as reported: the engine family when known, so MySQL and
+    MariaDB (which differ in timestamp rounding and collation defaults) are apart."""
+    engine = result.database_engine
+    family = engine.split()[0] if engine else ""
+    return (
+        family
+        if result.database == "mysql" and family in ("mysql", "mariadb")
+        else (result.database)
+    )
 
 
 def _frame(records: list[dict[str, Any]], graders: list[str]) -> pd.DataFrame:

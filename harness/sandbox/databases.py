@@ -17,6 +17,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from harness.errors import InfrastructureError
 
+# Every sample database is created with these, whatever the server's defaults (MySQL 8
+# and MariaDB differ: utf8mb4_0900_ai_ci vs utf8mb4_general_ci), so the same answer gets
+# the same grade on any server.
+POSTGRES_COLLATION = "C.UTF-8"
+MYSQL_CHARSET = "utf8mb4"
+MYSQL_COLLATION = "utf8mb4_unicode_ci"
+# Connections one sample's user may hold: a candidate that leaks its pool cannot starve
+# the others (the servers allow 300).
+SAMPLE_CONNECTION_LIMIT = 60
+
 _ASYNC_DRIVERS = {"postgres": "postgresql+asyncpg", "mysql": "mysql+aiomysql"}
 _SYNC_DRIVERS = {"postgres": "postgresql+psycopg", "mysql": "mysql+pymysql"}
 
@@ -76,6 +86,7 @@ class DatabaseServer(ABC):
         self.admin_url = admin_url
         self.owner = owner
         self._engine: Engine | None = None
+        self._engine_label: str | None = None
 
     @property
     def host(self) -> str:
@@ -116,6 +127,19 @@ class DatabaseServer(ABC):
     def version(self) -> str:
         return self._execute("SELECT version()")[0]
 
+    def engine_label(self) -> str:
+        """`<engine> <version>` of the server, e.g. `postgres 15.8`, `mariadb 10.11.6`,
+        `mysql 8.4.0`: MySQL and MariaDB round timestamps and compare text differently,
+        so rows say which one graded them. Read once per server."""
+        if self._engine_label is None:
+            self._engine_label = engine_label(self.kind, self.version())
+        return self._engine_label
+
+    def reset_sample_user(self, database: SampleDatabase) -> None:
+        """Give the sample's user back the password the harness chose: proves the server
+        and its admin work (else InfrastructureError) whatever the app did to its user."""
+        self._execute(*self._reset_statements(database))
+
     def create_sample_database(self, label: str) -> SampleDatabase:
         """A fresh database and user; `label` keeps names readable in server logs."""
         suffix = secrets.token_hex(4)
@@ -141,6 +165,9 @@ class DatabaseServer(ABC):
     @abstractmethod
     def _drop_statements(self, database: SampleDatabase) -> list[str]: ...
 
+    @abstractmethod
+    def _reset_statements(self, database: SampleDatabase) -> list[str]: ...
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -155,16 +182,38 @@ class PostgresServer(DatabaseServer):
 
     def _create_statements(self, database: SampleDatabase) -> list[str]:
         return [
-            f"CREATE ROLE {database.user} LOGIN PASSWORD '{database.password}'",
-            f"CREATE DATABASE {database.name} OWNER {database.user}",
+            f"CREATE ROLE {database.user} LOGIN PASSWORD '{database.password}'"
+            f" CONNECTION LIMIT {SAMPLE_CONNECTION_LIMIT}",
+            f"CREATE DATABASE {database.name} OWNER {database.user} TEMPLATE template0"
+            f" ENCODING 'UTF8' LC_COLLATE '{POSTGRES_COLLATION}'"
+            f" LC_CTYPE '{POSTGRES_COLLATION}'",
             f"REVOKE ALL ON DATABASE {database.name} FROM PUBLIC",
         ]
+
+    def drop_sample_database(self, database: SampleDatabase) -> None:
+        """Drop it, and its statement statistics with it (best effort: a server given by
+        URL may not load pg_stat_statements), so a long run never fills
+        pg_stat_statements and evicts the counts a later N+1 check reads."""
+        oids = self._execute(
+            "SELECT r.oid || ',' || d.oid FROM pg_roles r, pg_database d"
+            f" WHERE r.rolname = '{database.user}' AND d.datname = '{database.name}'"
+        )
+        super().drop_sample_database(database)
+        for pair in oids:
+            role, dbid = pair.split(",")
+            try:
+                self._execute(f"SELECT pg_stat_statements_reset({role}, {dbid}, 0)")
+            except InfrastructureError:
+                return
 
     def _drop_statements(self, database: SampleDatabase) -> list[str]:
         return [
             f"DROP DATABASE IF EXISTS {database.name} WITH (FORCE)",
             f"DROP ROLE IF EXISTS {database.user}",
         ]
+
+    def _reset_statements(self, database: SampleDatabase) -> list[str]:
+        return [f"ALTER ROLE {database.user} LOGIN PASSWORD '{database.password}'"]
 
 
 class MySQLServer(DatabaseServer):
@@ -173,8 +222,10 @@ class MySQLServer(DatabaseServer):
 
     def _create_statements(self, database: SampleDatabase) -> list[str]:
         return [
-            f"CREATE DATABASE {database.name} CHARACTER SET utf8mb4",
-            f"CREATE USER '{database.user}'@'%' IDENTIFIED BY '{database.password}'",
+            f"CREATE DATABASE {database.name} CHARACTER SET {MYSQL_CHARSET}"
+            f" COLLATE {MYSQL_COLLATION}",
+            f"CREATE USER '{database.user}'@'%' IDENTIFIED BY '{database.password}'"
+            f" WITH MAX_USER_CONNECTIONS {SAMPLE_CONNECTION_LIMIT}",
             f"GRANT ALL PRIVILEGES ON {database.name}.* TO '{database.user}'@'%'",
         ]
 
@@ -183,6 +234,21 @@ class MySQLServer(DatabaseServer):
             f"DROP DATABASE IF EXISTS {database.name}",
             f"DROP USER IF EXISTS '{database.user}'@'%'",
         ]
+
+    def _reset_statements(self, database: SampleDatabase) -> list[str]:
+        return [
+            f"ALTER USER '{database.user}'@'%' IDENTIFIED BY '{database.password}' ACCOUNT UNLOCK"
+        ]
+
+
+def engine_label(kind: str, version: str) -> str:
+    """`postgres 15.8`, `mariadb 10.11.6`, `mysql 8.4.0` from a `SELECT version()`."""
+    if kind == "postgres":
+        words = version.split()
+        number = words[1] if len(words) > 1 and words[0] == "PostgreSQL" else version
+        return f"postgres {number}"
+    family = "mariadb" if "mariadb" in version.lower() else "mysql"
+    return f"{family} {version.split('-', 1)[0].strip()}"
 
 
 SERVER_CLASSES: dict[str, type[DatabaseServer]] = {"postgres": PostgresServer, "mysql": MySQLServer}

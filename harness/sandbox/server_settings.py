@@ -1,7 +1,9 @@
 """How the harness runs its throwaway database servers, local or in containers: one
 admin account, durability off (nothing here must survive a crash), room for parallel
-samples, and statistics on (the statement counter reads pg_stat_statements /
-performance_schema)."""
+samples, statistics on (the statement counter reads pg_stat_statements /
+performance_schema), and the same answer everywhere: UTC, one collation, and a
+pg_stat_statements table a long run cannot fill (entries are per sample database and
+are removed when it is dropped, `databases.py`)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ POSTGRES_FLAGS = (
     "max_connections=300",
     "-c",
     "shared_preload_libraries=pg_stat_statements",
+    "-c",
+    "pg_stat_statements.max=20000",
+    "-c",
+    "timezone=UTC",
+    "-c",
+    "log_timezone=UTC",
 )
 MYSQL_FLAGS = (
     "--skip-log-bin",
@@ -34,6 +42,7 @@ MYSQL_FLAGS = (
     "--skip-name-resolve",
     "--max-connections=300",
     "--performance-schema=ON",
+    "--default-time-zone=+00:00",
 )
 
 
