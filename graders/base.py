@@ -25,6 +25,9 @@ class Finding(BaseModel):
     severity: Severity
     message: str
     evidence: str = ""
+    # What the check was about, where one check has many: the operation a fuzz check
+    # failed on, the table or column a schema check names. Empty otherwise.
+    subject: str = ""
 
 
 class GradeResult(BaseModel):

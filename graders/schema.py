@@ -563,6 +563,7 @@ def _findings(grader: str, results: Sequence[CheckResult]) -> Iterator[Finding]:
                 severity=severity,
                 message=message,
                 evidence=result.evidence,
+                subject=result.subject,
             )
 
 
