@@ -90,6 +90,7 @@ def grade_files(
     runtime: Runtime | None = None,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
     only_hidden_tests: tuple[str, ...] | None = None,
+    response_text: str | None = None,
 ) -> SampleResult:
     """Grade a set of files outside a run (selftest, benchmarks, tests): sample 0, files
     and artifacts in `folder`, the local runtime of `python` unless `runtime` is given."""
@@ -106,6 +107,7 @@ def grade_files(
             runtime=runtime,
             startup_timeout_s=startup_timeout_s,
             only_hidden_tests=only_hidden_tests,
+            response_text=response_text,
         )
     )
 

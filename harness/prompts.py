@@ -125,6 +125,8 @@ def runtime_contract(brief: TaskBrief) -> str:
         "PostgreSQL and MySQL.\n"
         f"{secret}"
         "- Create the database tables at startup; the database starts empty.\n"
+        "- Keep FastAPI's OpenAPI document at `/openapi.json` (its default): the harness "
+        "reads it to find your endpoints.\n"
         "- No network access at run time and no install step: only these packages "
         "(and the standard library) are available:\n"
         f"{packages}\n"
