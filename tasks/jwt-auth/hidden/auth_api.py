@@ -192,7 +192,16 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any]:
             token,
             secret,
             algorithms=["HS256"],
-            options={"require": ["exp", "sub"], "verify_aud": False, "verify_iss": False},
+            # Only the signature, sub and exp are the contract's; other claims are free.
+            options={
+                "require": ["exp", "sub"],
+                "verify_aud": False,
+                "verify_iss": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "verify_sub": False,
+                "verify_jti": False,
+            },
             leeway=CLOCK_SLACK_S,
         )
     except jwt.PyJWTError as exc:
