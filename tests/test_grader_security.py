@@ -1,21 +1,39 @@
 """The security grader on real apps and real databases: every task's reference passes
 every probe that applies on both engines, every check is tripped by a known-bad mutant
-or a fixture app (tests/fixtures/graders_live/*.yaml: edits to a task's reference), and
-grading one sample five times gives the same result."""
+or a fixture app (tests/fixtures/graders_live/*.yaml: edits to a task's reference), the
+do-nothing apps score 0, a broken app never scores above the working one, and grading one
+sample five times gives the same result with different probe identities."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
-import graders.security  # noqa: F401  (registers the grader)
+from graders.base import GradeResult
+from graders.probes import NEUTRAL_USER_AGENT, ProbeClient, load_probe_plan, probes_digest
 from graders.probes.evidence import same_value
+from graders.probes.identity import fresh_values, generated_values, new_password
+from graders.probes.plan import PLANS_DIR
 from graders.probes.tokens import hmac_signs, split_token
-from graders.security import CHECKS, CheckLog, _is_free_text_query, score_checks
+from graders.security import (
+    CHECKS,
+    NOT_VERIFIED_SEVERITY,
+    CheckLog,
+    SecurityGrader,
+    applicable_checks,
+    contract_index,
+    score_checks,
+)
+from harness.errors import InputFileError
+from harness.null_agents import NULL_AGENTS, null_agent_files
 from harness.results import SampleResult
 from harness.sandbox.databases import DatabaseServer
 from harness.tasks import Task, list_task_ids, load_task
@@ -60,24 +78,38 @@ BOTH_ENGINES = {
 
 
 def load_fixture(path: Path) -> tuple[Task, dict[str, str], set[str]]:
-    """A fixture app: a task's reference with the fixture's edits (each `find` once)."""
+    """A fixture app: a task's reference (or one of its mutants, `mutant:`) with the
+    fixture's edits (each `find` once)."""
     data: dict[str, Any] = yaml.safe_load(path.read_text())
     task = TASKS[data["task"]]
-    files = task.reference_files()
+    mutant = data.get("mutant")
+    files = task.mutant_files(task.mutant(mutant)) if mutant else task.reference_files()
     for edit in data["edits"]:
         assert files[edit["file"]].count(edit["find"]) == 1, (path.name, edit["find"])
         files[edit["file"]] = files[edit["file"]].replace(edit["find"], edit["replace"])
-    return task, files, set(data["trips"])
+    return task, files, set(data.get("trips", []))
 
 
 FIXTURE_PATHS = sorted(FIXTURES.glob("*.yaml"))
+VARIANTS = FIXTURES / "variants"
 
 
 _grade = partial(grade_files, graders=("boot", "security"), must_boot=True)
 
 
 def _failed(result: SampleResult) -> set[str]:
-    return {f.check for f in result.findings if f.grader == "security" and f.severity != "info"}
+    """Checks that saw a weakness (not those merely not verified)."""
+    return {
+        f.check
+        for f in result.findings
+        if f.grader == "security"
+        and f.severity != "info"
+        and not f.message.startswith("not verified: ")
+    }
+
+
+def _security_grade(folder: Path) -> GradeResult:
+    return GradeResult.model_validate_json((folder / "grade-security.json").read_text())
 
 
 # -- units ---------------------------------------------------------------------------
@@ -109,20 +141,141 @@ def test_tokens_are_split_and_hmac_keys_recognised() -> None:
     assert split_token("opaque-session-token") is None
 
 
-def test_free_text_query_parameters_exclude_enums_and_dates() -> None:
-    text = {"in": "query", "name": "search", "schema": {"anyOf": [{"type": "string"}]}}
-    enum = {"in": "query", "name": "sort", "schema": {"type": "string", "enum": ["a"]}}
-    date = {"in": "query", "name": "since", "schema": {"type": "string", "format": "date"}}
-    assert _is_free_text_query(text)
-    assert not _is_free_text_query(enum) and not _is_free_text_query(date)
-
-
-def test_score_weighs_by_severity_and_leaves_inconclusive_out() -> None:
-    log = CheckLog()
+def test_a_check_not_verified_counts_as_failed_and_one_not_applicable_is_left_out() -> None:
+    log = CheckLog(["sql-injection", "login-user-enumeration", "jwt-expired", "mass-assignment"])
     log.ok("sql-injection")  # critical, 4
     log.fail("login-user-enumeration", "differs")  # medium, 2
-    log.unsure("jwt-expired", "no secret")
-    assert score_checks(log) == pytest.approx(4 / 6)
+    log.ok("jwt-expired")  # high, 3: one probe passed, another could not run
+    log.not_verified("jwt-expired", "no secret")
+    log.close("nothing ran")  # mass-assignment, high, 3
+    assert log.status("jwt-expired") == log.status("mass-assignment") == "not-verified"
+    assert score_checks(log) == pytest.approx(4 / 12)
+    with pytest.raises(KeyError):
+        log.ok("idor-cross-user")  # not in this plan
+
+
+def test_what_applies_comes_from_the_plan() -> None:
+    applies = {task_id: set(applicable_checks(load_probe_plan(task_id))) for task_id in TASKS}
+    assert {"error-leaks-internals", "secret-in-response"} <= set.intersection(*applies.values())
+    assert not {c for c in applies["orders-inventory"] if c.startswith(("jwt-", "password-"))}
+    assert not {c for c in applies["user-crud"] if c.startswith("jwt-")}
+    assert "jwt-refresh-as-access" in applies["blog"]  # login gives a refresh token
+    assert "jwt-access-as-refresh" not in applies["blog"]  # there is no refresh operation
+    assert set(JWT := [c for c in CHECKS if c.startswith("jwt-")]) <= applies["jwt-auth"], JWT
+
+
+def _contract_parameters(task: Task, path: str) -> set[str]:
+    document = task.contract_document
+    names = set()
+    for parameter in document["paths"][path]["get"].get("parameters", []):
+        if "$ref" in parameter:
+            parameter = document["components"]["parameters"][parameter["$ref"].split("/")[-1]]
+        names.add(parameter["name"])
+    return names
+
+
+@pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_plans_aim_at_contract_operations_and_name_contract_parameters(task_id: str) -> None:
+    task, plan = TASKS[task_id], load_probe_plan(task_id)
+    contract_index(plan, task.contract_operations())  # raises on a request outside it
+    assert plan.sql_injection.queries or task_id == "jwt-auth"
+    for target in plan.sql_injection.queries:
+        assert target.param in _contract_parameters(task, target.path), target
+
+
+def test_a_task_without_a_plan_is_an_error_naming_the_file() -> None:
+    with pytest.raises(InputFileError, match=r"no-such-task\.yaml"):
+        load_probe_plan("no-such-task")
+
+
+def test_the_version_changes_with_every_data_file(tmp_path: Path) -> None:
+    assert SecurityGrader.version.endswith(probes_digest())
+    copy = tmp_path / "probes"
+    shutil.copytree(PLANS_DIR, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    before = probes_digest(copy)
+    assert before == probes_digest()
+    for name in ("user-crud.yaml", "common-jwt-secrets.txt"):
+        edited = copy / name
+        edited.write_text(edited.read_text() + "\n# edited\n")
+        assert probes_digest(copy) != before, name
+        before = probes_digest(copy)
+
+
+def test_identities_are_random_per_grade_and_shaped_like_the_hidden_tests() -> None:
+    names = {"email_a", "email_mass", "text_post", "int_id", "date_created", "code_sku"}
+    first, second = generated_values(names), generated_values(names)
+    assert set(first) == names and all(first[name] != second[name] for name in names)
+    assert re.fullmatch(r"[a-z][0-9a-f]{16}@example\.com", first["email_a"])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T00:00:00Z", first["date_created"])
+    assert 600_000 <= first["int_id"] < 1_000_000
+    password = new_password()
+    assert len(password) == 16 and re.search(r"[A-Z]", password) and re.search(r"\d", password)
+    assert fresh_values()["fresh_email"] != fresh_values()["fresh_email"]
+    plans = "".join(path.read_text() for path in PLANS_DIR.glob("*.yaml"))
+    for fixed in ("sp1", "security-a-", "Sec-probe", "Probe post", "Mass Probe", "{marker}"):
+        assert fixed not in plans, fixed
+
+
+def _mock_client(handler: Any) -> ProbeClient:
+    return ProbeClient(
+        "http://127.0.0.1:8000",
+        max_requests=20,
+        budget_s=10,
+        transport=httpx.MockTransport(handler),
+    )
+
+
+def test_same_origin_redirects_are_followed_and_others_are_not() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        path = request.url.path
+        if path == "/users":
+            return httpx.Response(307, headers={"Location": "http://127.0.0.1:8000/users/"})
+        if path == "/away":
+            return httpx.Response(302, headers={"Location": "http://example.org/steal"})
+        if path == "/form":
+            return httpx.Response(303, headers={"Location": "/login"})
+        if path.startswith("/loop"):
+            return httpx.Response(307, headers={"Location": path + "x"})
+        return httpx.Response(201 if request.method == "POST" else 200, json={"path": path})
+
+    with _mock_client(handler) as client:
+        created = client.send("POST", "/users", json_body={"email": "x"}, token="t")
+        assert created.status == 201 and created.json() == {"path": "/users/"}
+        assert created.redirects == ("307 POST /users/",) and not created.redirected_away
+        assert seen[-1].content == b'{"email": "x"}'
+        assert seen[-1].headers["Authorization"] == "Bearer t"
+        away = client.send("GET", "/away")
+        assert away.status == 302 and away.redirected_away
+        assert all(request.url.host == "127.0.0.1" for request in seen)
+        form = client.send("POST", "/form", json_body={})
+        assert form.status == 200 and form.final_method == "GET" and form.redirected_away
+        loop = client.send("GET", "/loop")
+        assert loop.status == 307 and len(loop.redirects) == 3
+    assert "307 POST /users/" in created.describe()
+
+
+def test_every_request_carries_the_hidden_tests_headers_and_nothing_else() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    with _mock_client(handler) as client:
+        client.send("GET", "/users")
+        client.send("POST", "/users", json_body={}, token="t")
+    with httpx.Client(
+        transport=httpx.MockTransport(handler), base_url="http://127.0.0.1:8000"
+    ) as plain:
+        plain.get("/users")
+    probe, tests = seen[0], seen[-1]
+    assert probe.headers["User-Agent"] == NEUTRAL_USER_AGENT == tests.headers["User-Agent"]
+    assert dict(probe.headers) == dict(tests.headers)
+    allowed = set(tests.headers) | {"authorization", "content-type", "content-length"}
+    assert set(seen[1].headers) <= allowed
 
 
 # -- live apps -----------------------------------------------------------------------
@@ -140,8 +293,32 @@ def test_reference_passes_every_probe(
     task = TASKS[task_id]
     result = _grade(task, task.reference_files(), servers[kind], runtime_python, tmp_path)
     security = [f for f in result.findings if f.grader == "security"]
-    assert result.scores["security"] == 1.0, [(f.check, f.evidence[:300]) for f in security]
+    shown = [(f.check, f.message, f.evidence[:300]) for f in security]
+    assert result.scores["security"] == 1.0, shown
     assert not [f for f in security if f.severity != "info"]
+    checks = _security_grade(tmp_path).details["checks"]
+    assert {name for name, status in checks.items() if status == "passed"} == set(
+        applicable_checks(load_probe_plan(task_id))
+    )
+
+
+@pytest.mark.parametrize("null_app", sorted(NULL_AGENTS))
+@pytest.mark.parametrize("task_id", ["user-crud", "jwt-auth"])
+def test_null_apps_score_zero(
+    servers: dict[str, DatabaseServer],
+    runtime_python: Path,
+    tmp_path: Path,
+    task_id: str,
+    null_app: str,
+) -> None:
+    task = TASKS[task_id]
+    files = null_agent_files(null_app)
+    result = grade_files(task, files, servers["postgres"], runtime_python, tmp_path, ("security",))
+    assert result.infra_error is None, result.infra_error
+    assert result.scores["security"] == 0.0, [(f.check, f.message) for f in result.findings]
+    if result.boot.ok:
+        checks = _security_grade(tmp_path).details["checks"]
+        assert "passed" not in checks.values(), checks
 
 
 @pytest.mark.parametrize(
@@ -180,16 +357,51 @@ def test_fixture_app_trips_its_checks(
     assert failed.evidence
 
 
-def test_same_sample_graded_five_times_gives_identical_results(
+def test_an_app_with_broken_login_scores_lower_than_with_login_working(
+    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+) -> None:
+    task, broken, _ = load_fixture(VARIANTS / "jwt-auth-login-refused.yaml")
+    working = task.mutant_files(task.mutant("signature-not-verified"))
+    scores = {}
+    for name, files in (("working", working), ("broken", broken)):
+        (tmp_path / name).mkdir()
+        result = _grade(task, files, servers["postgres"], runtime_python, tmp_path / name)
+        scores[name] = result.scores["security"]
+        if name == "broken":
+            unverified = {
+                f.check for f in result.findings if f.message.startswith("not verified: ")
+            }
+            assert {"jwt-alg-none", "jwt-expired", "login-user-enumeration"} <= unverified
+            assert all(
+                f.severity == NOT_VERIFIED_SEVERITY
+                for f in result.findings
+                if f.message.startswith("not verified: ")
+            )
+    assert scores["broken"] < scores["working"] < 1.0, scores
+
+
+def test_a_307_to_a_trailing_slash_route_is_followed_not_flagged(
+    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+) -> None:
+    task, files, _ = load_fixture(VARIANTS / "blog-trailing-slash-routes.yaml")
+    result = _grade(task, files, servers["postgres"], runtime_python, tmp_path)
+    security = [(f.check, f.message, f.evidence[:300]) for f in result.findings]
+    assert result.scores["security"] == 1.0, security
+    assert _security_grade(tmp_path).details["redirected"] > 0, "the fixture app did not redirect"
+
+
+def test_same_sample_graded_five_times_gives_identical_results_with_new_identities(
     servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
 ) -> None:
     task = TASKS["jwt-auth"]
     files = task.mutant_files(task.mutant("signature-not-verified"))
-    outcomes = []
+    outcomes, identities = [], []
     for attempt in range(5):
         folder = tmp_path / str(attempt)
         folder.mkdir()
         result = _grade(task, files, servers["postgres"], runtime_python, folder)
         outcomes.append((result.scores["security"], sorted(_failed(result))))
+        identities.append(json.dumps(_security_grade(folder).details["identity"]))
     assert all(outcome == outcomes[0] for outcome in outcomes), outcomes
     assert outcomes[0][0] < 1.0
+    assert len(set(identities)) == 5, identities

@@ -5,10 +5,17 @@ in, which requests need a token, which resources to create and which IDOR, mass
 assignment and SQL injection probes apply (`plan.py`). `client.py` is the only way the
 graders talk to a candidate: a loopback-only HTTP client bounded in requests and time.
 `tokens.py` handles JWTs as an attacker would, `evidence.py` reads what the app answered
-and stored. A task without a plan gets the generic probes its OpenAPI paths allow.
+and stored, `identity.py` draws the users, passwords and texts the probes send, afresh for
+every grade. Every task has a plan: a task without one is an error naming the file.
 """
 
-from graders.probes.client import Exchange, ProbeBudgetExceeded, ProbeClient, is_loopback_url
+from graders.probes.client import (
+    NEUTRAL_USER_AGENT,
+    Exchange,
+    ProbeBudgetExceeded,
+    ProbeClient,
+    is_loopback_url,
+)
 from graders.probes.plan import (
     Account,
     AccountSpec,
@@ -17,11 +24,13 @@ from graders.probes.plan import (
     RequestTemplate,
     create_account,
     load_probe_plan,
+    probes_digest,
     render,
     send_template,
 )
 
 __all__ = [
+    "NEUTRAL_USER_AGENT",
     "Account",
     "AccountSpec",
     "Exchange",
@@ -33,6 +42,7 @@ __all__ = [
     "create_account",
     "is_loopback_url",
     "load_probe_plan",
+    "probes_digest",
     "render",
     "send_template",
 ]

@@ -2,6 +2,16 @@
 
 Every exchange is recorded so a grader can scan what the app said (leaked hashes,
 stack traces, secrets) after the probes that provoked it.
+
+One policy for every grader, the one the hidden tests' httpx client follows too:
+
+- Redirects are followed, at most `MAX_REDIRECTS` of them and only within the app's own
+  origin (never to another host), with httpx's rules for each hop (a 307/308 repeats the
+  request as sent, a 303 and a 301/302 to a non-GET become a GET). So the common
+  `@router.post("/")` under a prefix, which Starlette answers with a 307 to `/users/`,
+  is probed like any other route. What a redirect did is kept on the `Exchange`.
+- Every request carries the same neutral headers as the hidden tests' client: httpx's
+  defaults, `User-Agent: python-httpx/<version>`, and nothing that names the grader.
 """
 
 from __future__ import annotations
@@ -17,6 +27,9 @@ from urllib.parse import urlsplit
 import httpx
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+# What an httpx client sends by default, and so what the hidden tests send.
+NEUTRAL_USER_AGENT = f"python-httpx/{httpx.__version__}"
+MAX_REDIRECTS = 3
 
 
 def is_loopback_url(url: str, sandbox_hosts: Collection[str] = ()) -> bool:
@@ -48,6 +61,18 @@ class Exchange:
     status: int
     text: str
     headers: dict[str, str] = field(default_factory=dict)
+    # Redirects followed to get here, each `<status> <METHOD> <path>` of the next request.
+    redirects: tuple[str, ...] = ()
+    # The method of the request that was answered (a 303 turns a POST into a GET).
+    final_method: str = ""
+
+    @property
+    def redirected_away(self) -> bool:
+        """Whether the answer is not the app's answer to the request as sent: a redirect
+        left unfollowed (to another host, or one too many) or one that changed the
+        request's method. Such an answer is never evidence of what the request did."""
+        changed = bool(self.final_method) and self.final_method != self.method
+        return 300 <= self.status < 400 or changed
 
     def json(self) -> Any:
         """The response body as JSON, or None when it is not JSON."""
@@ -66,7 +91,8 @@ class Exchange:
                 if len(self.request_body) <= limit
                 else self.request_body[:limit] + "..."
             )
-        return f"{self.method} {self.path}{sent} -> {self.status} {body}"
+        hops = "".join(f" -> {hop}" for hop in self.redirects)
+        return f"{self.method} {self.path}{sent}{hops} -> {self.status} {body}"
 
 
 class ProbeClient:
@@ -81,6 +107,7 @@ class ProbeClient:
         budget_s: float,
         timeout_s: float = 5.0,
         sandbox_hosts: Collection[str] = (),
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not is_loopback_url(base_url, sandbox_hosts):
             raise ValueError(
@@ -91,8 +118,14 @@ class ProbeClient:
         self.max_requests = max_requests
         self.deadline = time.monotonic() + budget_s
         self.exchanges: list[Exchange] = []
+        self._origin = _origin(httpx.URL(self.base_url))
         self._client = httpx.Client(
-            base_url=self.base_url, timeout=timeout_s, follow_redirects=False, trust_env=False
+            base_url=self.base_url,
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": NEUTRAL_USER_AGENT},
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -133,9 +166,10 @@ class ProbeClient:
         if params:
             shown_path += "?" + str(httpx.QueryParams(params))
         try:
-            response = self._client.request(
+            request = self._client.build_request(
                 method, path, content=body_text, params=params, headers=sent_headers
             )
+            response, hops = self._follow(request)
             exchange = Exchange(
                 method=method,
                 path=shown_path,
@@ -143,6 +177,8 @@ class ProbeClient:
                 status=response.status_code,
                 text=response.text,
                 headers={k.lower(): v for k, v in response.headers.items()},
+                redirects=hops,
+                final_method=response.request.method,
             )
         except httpx.HTTPError as exc:
             exchange = Exchange(
@@ -154,3 +190,21 @@ class ProbeClient:
             )
         self.exchanges.append(exchange)
         return exchange
+
+    def _follow(self, request: httpx.Request) -> tuple[httpx.Response, tuple[str, ...]]:
+        """Send, then follow same-origin redirects (at most MAX_REDIRECTS)."""
+        response = self._client.send(request)
+        hops: list[str] = []
+        while response.next_request is not None and len(hops) < MAX_REDIRECTS:
+            following = response.next_request
+            if _origin(following.url) != self._origin:
+                break
+            where = following.url.raw_path.decode("ascii", "replace")
+            hops.append(f"{response.status_code} {following.method} {where}")
+            response = self._client.send(following)
+        return response, tuple(hops)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default

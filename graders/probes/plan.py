@@ -1,14 +1,22 @@
 """Per-task probe plans (`graders/probes/<task id>.yaml`) and the accounts they create.
 
+Every task has a plan; a task without one is an error that names the missing file (no
+generic plan is guessed from the app, whose own OpenAPI document may hide things). What
+the plan lists decides which security checks apply to the task; the app's behaviour
+never does. Every request a plan makes is aimed at one of the task's contract operations.
+
 Request templates hold `{name}` placeholders: a string that is exactly one placeholder
 takes the value itself (an int stays an int), any other string is formatted. Values:
-`marker`, `password`, `email`/`full_name` (while creating an account), `email_a`,
-`email_b`, `user_a`, `user_b`, one per created resource (its id), `payload` and `index`
-(SQL injection), `token` (refresh).
+`password` (the probe users'), `email`/`full_name` (while creating an account),
+`email_a`, `email_b`, `user_a`, `user_b`, one per created resource (its id), `payload`,
+`index` and `fresh_<kind>` (SQL injection bodies: new for each payload), `token`
+(refresh), and generated values `<kind>_<slot>` (`identity.py`: email, password, name,
+text, code, int, date), drawn afresh for every grade.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,7 +82,9 @@ class AccountSpec(_Strict):
     refresh: RequestTemplate | None = None
     id_field: str = "id"
     access_token_field: str = "access_token"
-    refresh_token_field: str = "refresh_token"
+    # The field of login's answer that holds a refresh token; None when the contract
+    # gives none (then no refresh-token check applies).
+    refresh_token_field: str | None = None
 
 
 class ResourceSpec(_Strict):
@@ -108,6 +118,9 @@ class MassAssignmentProbe(_Strict):
 
 
 class QueryTarget(_Strict):
+    """A search or filter parameter of a contract list operation (GET `path`), probed
+    whether or not the app's own OpenAPI document shows it."""
+
     path: str = Field(pattern=r"^/")
     param: str
     query: dict[str, str] = {}
@@ -117,7 +130,6 @@ class QueryTarget(_Strict):
 class SqlInjectionSpec(_Strict):
     bodies: list[RequestTemplate] = []
     queries: list[QueryTarget] = []
-    discover_queries: bool = True
 
 
 class ProbePlan(_Strict):
@@ -132,33 +144,47 @@ class ProbePlan(_Strict):
     sql_injection: SqlInjectionSpec = SqlInjectionSpec()
 
 
-def load_probe_plan(task_id: str, openapi_paths: Mapping[str, Any] | None = None) -> ProbePlan:
-    """The task's plan; without one, a generic plan from what the app's paths offer."""
-    path = PLANS_DIR / f"{task_id}.yaml"
-    if path.is_file():
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            return ProbePlan.model_validate(data)
-        except yaml.YAMLError as exc:
-            raise InputFileError(path, f"invalid YAML: {exc}") from exc
-        except ValidationError as exc:
-            raise describe_validation_error(path, exc) from exc
-    return ProbePlan(task=task_id, accounts=_default_accounts(openapi_paths or {}))
+def plan_path(task_id: str, directory: Path = PLANS_DIR) -> Path:
+    return directory / f"{task_id}.yaml"
 
 
-def _default_accounts(paths: Mapping[str, Any]) -> AccountSpec | None:
-    """The jwt-auth contract's register/login pair, when the app serves both."""
-    if "/auth/register" not in paths or "/auth/login" not in paths:
-        return None
-    credentials = {"email": "{email}", "password": "{password}"}
-    return AccountSpec(
-        create=RequestTemplate(
-            method="POST",
-            path="/auth/register",
-            body={**credentials, "full_name": "{full_name}"},
-        ),
-        login=RequestTemplate(method="POST", path="/auth/login", body=credentials),
-    )
+def load_probe_plan(task_id: str, openapi_paths: object = None) -> ProbePlan:
+    """The task's plan; a task without one is an error naming the missing file.
+    (`openapi_paths` is ignored: plans no longer depend on the app.)"""
+    path = plan_path(task_id)
+    if not path.is_file():
+        raise InputFileError(
+            path, f"no probe plan for task {task_id!r}: every task needs one (see plan.py)"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ProbePlan.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise InputFileError(path, f"invalid YAML: {exc}") from exc
+    except ValidationError as exc:
+        raise describe_validation_error(path, exc) from exc
+
+
+def probes_digest(directory: Path = PLANS_DIR) -> str:
+    """A short hash of every data file the probing graders read (the plans and the
+    well-known JWT secrets): part of the security grader's version, so a cached grade
+    made with other plans is not reused."""
+    digest = hashlib.sha256()
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.txt")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def placeholders(template: Any) -> set[str]:
+    """Every `{name}` a JSON-like template uses."""
+    if isinstance(template, str):
+        return set(_PLACEHOLDER.findall(template))
+    if isinstance(template, dict):
+        return set().union(*(placeholders(item) for item in template.values()))
+    if isinstance(template, list):
+        return set().union(*(placeholders(item) for item in template))
+    return set()
 
 
 @dataclass
@@ -199,8 +225,11 @@ def create_account(
     password: str,
     full_name: str,
     values: Mapping[str, Any] | None = None,
+    *,
+    log_in: bool = True,
 ) -> Account:
-    """Create a user and log in when the spec can; failures leave fields None."""
+    """Create a user and log in when the spec can (and `log_in`); failures leave fields
+    None."""
     account = Account(email=email, password=password)
     own = {**(values or {}), "email": email, "password": password, "full_name": full_name}
     account.created = send_template(client, spec.create, own)
@@ -208,13 +237,14 @@ def create_account(
     if 200 <= account.created.status < 300 and isinstance(created, dict):
         account.user_id = created.get(spec.id_field)
     # 409: the user exists already (a re-grade on the same database); logging in may work.
-    if spec.login is None or (account.created.status >= 300 and account.created.status != 409):
+    failed = account.created.status >= 300 and account.created.status != 409
+    if spec.login is None or not log_in or failed:
         return account
     account.logged_in = send_template(client, spec.login, own)
     tokens = account.logged_in.json()
     if account.logged_in.status == 200 and isinstance(tokens, dict):
         access = tokens.get(spec.access_token_field)
-        refresh = tokens.get(spec.refresh_token_field)
+        refresh = tokens.get(spec.refresh_token_field) if spec.refresh_token_field else None
         account.access_token = access if isinstance(access, str) else None
         account.refresh_token = refresh if isinstance(refresh, str) else None
     return account
