@@ -55,6 +55,9 @@ class ModelResponse(BaseModel):
     files: dict[str, str] | None = None
     # True when the harness's response cache answered: no model call, no spend.
     cached: bool = False
+    # For agents that run programs (`command:`): whether they ran in the docker sandbox
+    # (True) or on the host with the harness's environment (False). None: not applicable.
+    sandboxed: bool | None = None
 
     @property
     def truncated(self) -> bool:

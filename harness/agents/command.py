@@ -15,6 +15,14 @@ answer is graded on its stdout, like a model's text. A non-zero exit is a Provid
 (the agent did not work: an infra error); running out of time is the agent's own result:
 it is killed with everything it started, and what it wrote so far is graded, recorded
 with finish_reason "timeout".
+
+Where it runs: in a docker sandbox (`harness.sandbox.agent_container`): a container
+that sees only the workspace (/workspace), the prompt files (/prompt/*.md) and the
+read-only mounts the user configured for the agent program, with a scrubbed environment
+and no network but an allow-listing proxy to its model endpoint. No engine: a clear
+refusal, unless the user opts in to the old way with HARNESS_COMMAND_SANDBOX=none (on
+the host, with the harness's environment, said loudly on stderr). The response records
+which (`sandboxed`), and the mode is part of the response cache key.
 """
 
 from __future__ import annotations
@@ -23,19 +31,25 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.agents.base import GenerationRequest, ModelResponse, Provider, register_provider
 from harness.agents.limits import command_timeout, provider_slot
 from harness.agents.retry import CallFailure, ProviderError
 from harness.agents.secrets import scrub
 from harness.errors import HarnessError
+from harness.sandbox.agent_run import CONTAINER_PATHS, AgentOutcome, tail
+from harness.sandbox.agent_settings import SANDBOX_ENV, AgentSettings, sandbox_mode
+
+if TYPE_CHECKING:  # the sandbox loads the Docker SDK: only when a command: agent runs
+    from harness.sandbox.agent_container import AgentSandbox
 
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 500
-MAX_OUTPUT_BYTES = 1_000_000
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv"})
 _PATH_VARIABLES = {
     "workspace": "HARNESS_WORKSPACE",
@@ -43,6 +57,13 @@ _PATH_VARIABLES = {
     "system": "HARNESS_SYSTEM_FILE",
     "user": "HARNESS_USER_FILE",
 }
+UNSANDBOXED_WARNING = f"""\
+harness: WARNING: {SANDBOX_ENV}=none: the command: agent runs UNSANDBOXED on this host.
+harness: WARNING: it gets the harness's whole environment (API keys, HARNESS_* settings)
+harness: WARNING: and can read and change whatever the harness can: the tasks' reference
+harness: WARNING: solutions and hidden tests, the graders. Its answers are recorded with
+harness: WARNING: sandboxed: false; unset {SANDBOX_ENV} to run it in the docker sandbox.
+"""
 
 
 def render_command(template: str, paths: dict[str, Path]) -> str:
@@ -73,11 +94,23 @@ def collect_files(workspace: Path) -> dict[str, str]:
     return files
 
 
-def _tail(path: Path) -> str:
-    """The last MAX_OUTPUT_BYTES of a captured stream, decoded leniently."""
-    with path.open("rb") as stream:
-        stream.seek(max(path.stat().st_size - MAX_OUTPUT_BYTES, 0))
-        return stream.read().decode("utf-8", "replace")
+def write_prompt_files(root: Path, request: GenerationRequest) -> dict[str, Path]:
+    """The empty workspace and the prompt files (in a folder of their own) under `root`."""
+    prompts = root / "prompt"
+    paths = {
+        "workspace": root / "workspace",
+        "prompt": prompts / "prompt.md",
+        "system": prompts / "system.md",
+        "user": prompts / "user.md",
+    }
+    paths["workspace"].mkdir()
+    prompts.mkdir()
+    paths["system"].write_text(request.system_prompt, encoding="utf-8")
+    paths["user"].write_text(request.user_message, encoding="utf-8")
+    paths["prompt"].write_text(
+        f"{request.system_prompt}\n\n---\n\n{request.user_message}", encoding="utf-8"
+    )
+    return paths
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -89,76 +122,121 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def run_on_host(command: str, paths: dict[str, Path], root: Path, timeout: float) -> AgentOutcome:
+    """The unsandboxed way (HARNESS_COMMAND_SANDBOX=none): a process group on this host,
+    with the harness's environment."""
+    env = dict(os.environ)
+    for name, variable in _PATH_VARIABLES.items():
+        env[variable] = str(paths[name])
+    began = time.monotonic()
+    with (root / "stdout").open("wb") as out, (root / "stderr").open("wb") as err:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            cwd=paths["workspace"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(process)  # also reaps whatever the agent left running
+    return AgentOutcome(
+        exit_code=None if timed_out else process.returncode,
+        timed_out=timed_out,
+        stdout=tail((root / "stdout").read_bytes()),
+        stderr=tail((root / "stderr").read_bytes()),
+        seconds=round(time.monotonic() - began, 3),
+    )
+
+
 class CommandProvider:
-    """Runs a CLI agent per sample; the command string is what run.json calls the model."""
+    """Runs a CLI agent per sample; the command string is what run.json calls the model.
+
+    `sandbox=None` reads HARNESS_COMMAND_SANDBOX: the docker sandbox unless it says
+    `none`. Pass `sandbox=False` to run on the host."""
 
     name = "command"
     cacheable = True
 
-    def __init__(self, command: str, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        command: str,
+        *,
+        timeout: float | None = None,
+        sandbox: AgentSandbox | bool | None = None,
+    ) -> None:
         self.command = command
         self.model = command
         self.timeout = timeout or command_timeout()
+        if sandbox is None:
+            sandbox = sandbox_mode() == "docker"
+        if sandbox is True:
+            from harness.sandbox.agent_container import AgentSandbox
+
+            sandbox = AgentSandbox.open(AgentSettings.from_env())
+        self.sandbox: AgentSandbox | None = sandbox or None
+        if self.sandbox is None:
+            print(UNSANDBOXED_WARNING, end="", file=sys.stderr, flush=True)
+        # Part of the response cache key: a sandboxed answer never stands in for an
+        # unsandboxed one, nor one from another image or endpoint.
+        self.endpoint = self.sandbox.describe() if self.sandbox else "sandbox=none"
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
         with tempfile.TemporaryDirectory(prefix="harness-agent-") as scratch:
             root = Path(scratch)
-            paths = {
-                "workspace": root / "workspace",
-                "prompt": root / "prompt.md",
-                "system": root / "system.md",
-                "user": root / "user.md",
-            }
-            paths["workspace"].mkdir()
-            paths["system"].write_text(request.system_prompt, encoding="utf-8")
-            paths["user"].write_text(request.user_message, encoding="utf-8")
-            paths["prompt"].write_text(
-                f"{request.system_prompt}\n\n---\n\n{request.user_message}", encoding="utf-8"
-            )
+            paths = write_prompt_files(root, request)
             with provider_slot(self.name):
-                return self._run(render_command(self.command, paths), paths, root)
+                if self.sandbox is None:
+                    command = render_command(self.command, paths)
+                    outcome = run_on_host(command, paths, root, self.timeout)
+                else:
+                    command = render_command(self.command, CONTAINER_PATHS)
+                    outcome = self.sandbox.run(
+                        command, paths["workspace"], paths["prompt"].parent, self.timeout
+                    )
+            return self._response(outcome, paths["workspace"])
 
-    def _run(self, command: str, paths: dict[str, Path], root: Path) -> ModelResponse:
-        env = dict(os.environ)
-        for name, variable in _PATH_VARIABLES.items():
-            env[variable] = str(paths[name])
-        began = time.monotonic()
-        with (root / "stdout").open("wb") as out, (root / "stderr").open("wb") as err:
-            process = subprocess.Popen(
-                ["/bin/sh", "-c", command],
-                cwd=paths["workspace"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
+    def _response(self, outcome: AgentOutcome, workspace: Path) -> ModelResponse:
+        if outcome.refused and self.sandbox is not None:
+            shown = "; ".join(outcome.refused[:5]) + (" ..." if len(outcome.refused) > 5 else "")
+            allowed = ", ".join(str(d) for d in self.sandbox.settings.endpoints)
+            print(
+                f"harness: command agent: the egress proxy refused {len(outcome.refused)} "
+                f"request(s) (only {allowed} is allowed): " + scrub(shown),
+                file=sys.stderr,
+                flush=True,
             )
-            try:
-                process.wait(timeout=self.timeout)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(process)  # also reaps whatever the agent left running
-        seconds = round(time.monotonic() - began, 3)
-        stdout = scrub(_tail(root / "stdout"), shapes=False)
-        if not timed_out and process.returncode != 0:
-            stderr = " ".join(_tail(root / "stderr").split())[-500:]
+        stdout = scrub(outcome.stdout, shapes=False)
+        if not outcome.timed_out and outcome.exit_code != 0:
+            stderr = " ".join(outcome.stderr.split())[-500:]
             failure = CallFailure(
-                f"the agent exited with status {process.returncode}: {stderr or '(no stderr)'}",
+                f"the agent exited with status {outcome.exit_code}{outcome.note}: "
+                f"{stderr or '(no stderr)'}",
                 retryable=False,
             )
             raise ProviderError(self.name, self.model, failure, 1)
-        files = collect_files(paths["workspace"])
-        if timed_out:
+        files = collect_files(workspace)
+        if outcome.timed_out:
             stdout += f"\n[harness: the agent was killed after {self.timeout:g}s]\n"
         return ModelResponse(
             text=stdout,
             model=self.model,
-            finish_reason="timeout" if timed_out else "stop",
-            seconds=seconds,
+            finish_reason="timeout" if outcome.timed_out else "stop",
+            seconds=outcome.seconds,
             files=files or None,  # no files: grade what it printed, like a model's text
+            sandboxed=self.sandbox is not None,
         )
+
+    def close(self) -> None:
+        """Remove whatever the sandbox still holds (also done when the process exits)."""
+        if self.sandbox is not None:
+            self.sandbox.close()
 
 
 @register_provider("command")

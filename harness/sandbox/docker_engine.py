@@ -18,13 +18,16 @@ connect to services listening on the host's wildcard addresses, so an INPUT rule
 rejects every connection a harness bridge (`hbe-*`) opens to the host (replies to the
 host's own connections, ESTABLISHED, still pass), and a DOCKER-USER rule rejects at
 once whatever a harness bridge sends elsewhere (docker's isolation rules would drop it
-silently, leaving egress attempts to hang until their timeout).
+silently, leaving egress attempts to hang until their timeout). The one exception is a
+sandboxed `command:` agent's bridge: `open_host_port` lets it reach its egress proxy's
+port on its own gateway address, and only for as long as the sample runs.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -503,3 +506,86 @@ def best_effort(action: Callable[[], None]) -> None:
         action()
     except (docker.errors.DockerException, OSError):
         pass
+
+
+# -- an opening in the wall: a host port one harness bridge may reach -------------------
+
+PROXY_RULE_COMMENT = "backend-agent-eval agent proxy"
+
+
+def bridge_of(network: Network) -> tuple[str, str]:
+    """(the host's interface name of a harness network, its gateway address on the host)."""
+    network.reload()
+    attrs: dict[str, Any] = network.attrs
+    bridge = str((attrs.get("Options") or {}).get("com.docker.network.bridge.name", ""))
+    configs = (attrs.get("IPAM") or {}).get("Config") or [{}]
+    gateway = str(configs[0].get("Gateway", "")).split("/")[0]
+    if not bridge.startswith(BRIDGE_PREFIX) or not gateway:
+        raise InfrastructureError(
+            f"docker network {network.name} has no harness bridge or gateway "
+            f"(bridge {bridge!r}, gateway {gateway!r})"
+        )
+    return bridge, gateway
+
+
+def _opening_rule(bridge: str, address: str, port: int, owner: Owner) -> list[str]:
+    return [
+        "-i", bridge, "-d", f"{address}/32", "-p", "tcp", "-m", "tcp", "--dport", str(port),
+        "-m", "comment", "--comment", f"{PROXY_RULE_COMMENT} {owner.label()}", "-j", "ACCEPT",
+    ]  # fmt: skip
+
+
+def _iptables(arguments: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(arguments, capture_output=True, text=True, timeout=30, check=False)
+
+
+def host_port_problem() -> str | None:
+    """Why `open_host_port` cannot work here (it needs root and iptables), or None."""
+    if os.geteuid() == 0 and _binary("iptables") is not None:
+        return None
+    return (
+        "a sandboxed command: agent reaches its model endpoint through a proxy on the host, "
+        "which needs one iptables rule per sample: run the harness as root (with iptables "
+        "installed), or leave HARNESS_COMMAND_ENDPOINT unset for an agent that needs no network"
+    )
+
+
+def open_host_port(bridge: str, address: str, port: int) -> Callable[[], None]:
+    """Let containers on `bridge` open TCP connections to `address:port` on the host (a
+    sandboxed agent's egress proxy): one INPUT rule inserted ahead of the rule that
+    rejects everything else harness bridges send to the host. Returns the function that
+    removes it; rules of harness processes that died are removed by `sweep_dead_openings`.
+    """
+    problem = host_port_problem()
+    binary = _binary("iptables")
+    if problem is not None or binary is None:
+        raise EngineUnavailable(problem or "iptables is missing")
+    rule = _opening_rule(bridge, address, port, Owner.current())
+    inserted = _iptables(_rule_command(binary, "-I", "INPUT", rule))
+    if inserted.returncode != 0:
+        raise EngineUnavailable(
+            f"could not open {address}:{port} to {bridge} ({inserted.stderr.strip()})"
+        )
+
+    def close() -> None:
+        _iptables(_rule_command(binary, "-D", "INPUT", rule))
+
+    return close
+
+
+def sweep_dead_openings() -> int:
+    """Remove the host-port openings of harness processes that no longer exist."""
+    binary = _binary("iptables")
+    if os.geteuid() != 0 or binary is None:
+        return 0
+    listing = _iptables([binary, "-w", "-S", "INPUT"])
+    removed = 0
+    for line in listing.stdout.splitlines():
+        if PROXY_RULE_COMMENT not in line or not line.startswith("-A INPUT "):
+            continue
+        words = shlex.split(line)
+        comment = words[words.index("--comment") + 1] if "--comment" in words else ""
+        owner = Owner.parse(comment.removeprefix(PROXY_RULE_COMMENT).strip())
+        if owner is not None and not owner.alive():
+            removed += _iptables([binary, "-w", "-D", *words[1:]]).returncode == 0
+    return removed
