@@ -282,6 +282,7 @@ class EvalRun:
         if not self.tasks:
             raise HarnessError("no tasks selected")
         model_provider = provider or resolve_provider(config.model)
+        self.model_provider = model_provider
         self.cost_plan = self._plan_cost(model_provider)
         self.cost = CostTracker(config.max_cost if self.cost_plan else None)
         cache = None
@@ -430,11 +431,19 @@ class EvalRun:
                 self.store.write_run_info(self.run_info(pool, runtime, status))
             finally:
                 pool.close()
+                self._close_provider()
             progress.log(
                 f"results in {self.store.root} ({progress.failures} below 1.0, "
                 f"{progress.infra_errors} infra errors)"
             )
         return self.store.root
+
+    def _close_provider(self) -> None:
+        """Providers that hold resources (a CLI agent's containers and proxy) release
+        them when the run ends."""
+        close = getattr(self.model_provider, "close", None)
+        if callable(close):
+            close()
 
     def _open_runtime(self, stack: ExitStack) -> tuple[Runtime, ServerSource]:
         """The runtime candidates boot in, and where the run's database servers come from.
