@@ -151,7 +151,7 @@ def test_register_duplicate_email_returns_409(api: httpx.Client) -> None:
 def test_register_invalid_input_returns_422(api: httpx.Client) -> None:
     """`email` a valid address, `password` 8 to 128 characters, `full_name` 1 to 100
     characters, all required; invalid input is a 422 in FastAPI's field-level format."""
-    valid = {"email": new_email(), "password": "p" * 128, "full_name": "n" * 100}
+    valid = {"email": new_email(), "password": new_password(), "full_name": "Valid Name"}
     register(api, **valid)
     for changes in (
         {"email": "not-an-email"},

