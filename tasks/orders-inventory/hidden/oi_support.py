@@ -187,10 +187,11 @@ def get_order(api: httpx.Client, order_id: int) -> dict[str, Any]:
 def orders_of(api: httpx.Client, email: str) -> list[dict[str, Any]]:
     """Every order of one customer, through ``GET /orders?customer_email=`` (at most 100)."""
     page = list_orders(api, customer_email=email, limit=100)
-    assert page["total"] == len(page["items"]), (
-        f"orders of {email}: total {page['total']} but {len(page['items'])} items listed"
+    items: list[dict[str, Any]] = page["items"]
+    assert page["total"] == len(items), (
+        f"orders of {email}: total {page['total']} but {len(items)} items listed"
     )
-    return page["items"]
+    return items
 
 
 def ordered_units(api: httpx.Client, emails: Iterable[str], product_id: int) -> int:
@@ -246,7 +247,9 @@ def run_together(
 
     def worker(index: int) -> httpx.Response:
         try:
-            with httpx.Client(base_url=base_url, timeout=request_timeout, trust_env=False) as client:
+            with httpx.Client(
+                base_url=base_url, timeout=request_timeout, trust_env=False
+            ) as client:
                 client.get("/")
                 barrier.wait()
                 return action(client, index)

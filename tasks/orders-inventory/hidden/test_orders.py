@@ -1,28 +1,30 @@
-"""Hidden functional tests for the orders-inventory task: orders, money, stock, concurrency.
+"""Hidden tests for the orders-inventory task: orders, money, stock, concurrency.
 
-Fixtures come from graders.pytest_plugin: ``api`` (httpx.Client on the app), ``db`` (sync
-SQLAlchemy engine on the app's database). Every test creates its own products and uses
-unique customer emails, so tests are independent of each other and of leftover rows.
+Fixtures come from graders.pytest_plugin: ``api`` (httpx.Client on the app). Every test
+creates its own products and uses unique customer emails, so tests are independent of
+each other and of leftover rows. Stock is read through ``GET /products/{id}`` and ordered
+units through ``GET /orders``: nothing depends on how the app names its tables. Tests that
+send extreme input (NUL bytes, integers beyond int32/int64, huge offsets, oversized
+strings) are marked ``robustness``.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import Engine
-
+import pytest
 from oi_support import (
     INT32_MAX,
+    UNKNOWN_ID,
     adjust,
     assert_not_server_error,
+    assert_only_orders,
     body_of,
     create_product,
-    db_order_rows,
-    db_ordered_quantity,
-    db_stock,
     expect,
     get_order,
     ids_of,
@@ -30,7 +32,8 @@ from oi_support import (
     money,
     new_email,
     order_payload,
-    parse_timestamp,
+    ordered_units,
+    orders_of,
     patch_product,
     place_order,
     poster,
@@ -39,9 +42,15 @@ from oi_support import (
     stocks_of,
 )
 
+from graders.testkit import assert_sorted_within_ties, parse_timestamp
+
+robustness = pytest.mark.robustness
+
 RACE_ROUNDS = 3
 RACE_STOCK = 5
 RACE_BUYERS = 20
+CANCEL_ROUNDS = 3
+CANCELLERS = 8
 
 
 def lines_of(order: dict[str, Any]) -> list[tuple[int, int, Decimal]]:
@@ -60,11 +69,11 @@ def assert_total(order: dict[str, Any], expected: str, what: str) -> None:
     )
 
 
-def assert_no_order(api: httpx.Client, db: Engine, email: str) -> None:
-    page = list_orders(api, customer_email=email)
-    assert page["total"] == 0 and page["items"] == [], f"an order was created for {email}: {page}"
-    rows = db_order_rows(db, email)
-    assert rows == [], f"order rows were stored for {email}: {rows}"
+def created_at_of(item: dict[str, Any]) -> datetime:
+    return parse_timestamp(item["created_at"])
+
+
+# --- POST /orders -----------------------------------------------------------------------
 
 
 def test_create_order_returns_201_and_takes_stock(api: httpx.Client) -> None:
@@ -93,6 +102,8 @@ def test_create_order_returns_201_and_takes_stock(api: httpx.Client) -> None:
 
 
 def test_order_money_is_exact(api: httpx.Client) -> None:
+    """Contract: "total: the sum of unit_price * quantity over the items, exact"; never a float
+    rounding artefact, in the POST response, GET /orders/{id} and the orders list."""
     dimes = [create_product(api, price="0.10", stock=10) for _ in range(3)]
     three_dimes = place_order(api, [(product["id"], 1) for product in dimes])
     assert_total(three_dimes, "0.30", "three lines at 0.10")
@@ -129,67 +140,68 @@ def test_order_money_is_exact(api: httpx.Client) -> None:
         fetched = get_order(api, order["id"])
         assert_total(fetched, expected, f"GET /orders/{order['id']}")
         assert lines_of(fetched) == lines_of(order)
-        listed = list_orders(api, customer_email=order["customer_email"])
-        assert len(listed["items"]) == 1
-        assert_total(listed["items"][0], expected, "listed order")
+        listed = orders_of(api, order["customer_email"])
+        assert len(listed) == 1
+        assert_total(listed[0], expected, "listed order")
 
 
-def test_order_short_of_stock_changes_nothing(api: httpx.Client, db: Engine) -> None:
+def test_order_short_of_stock_returns_409_and_changes_nothing(api: httpx.Client) -> None:
+    """Contract: "if ... any product lacks stock for the quantity ordered (409), no order is created
+    and no stock changes"."""
     plenty = create_product(api, stock=5)
     scarce = create_product(api, stock=1)
     other = create_product(api, stock=9)
     email = new_email("short")
-    lines = [(plenty["id"], 2), (other["id"], 4), (scarce["id"], 2)]
-    response = api.post("/orders", json=order_payload(email, lines))
-    assert response.status_code == 409, f"{response.status_code} {response.text[:300]}"
-    expected = {plenty["id"]: 5, scarce["id"]: 1, other["id"]: 9}
+    placed = place_order(api, [(plenty["id"], 1)], email=email)
+    expected = {plenty["id"]: 4, scarce["id"]: 1, other["id"]: 9}
     assert stocks_of(api, expected) == expected
-    for product in (plenty, scarce, other):
-        assert db_stock(db, product["sku"]) == expected[product["id"]]
-        assert db_ordered_quantity(db, product["id"]) == 0
-    assert_no_order(api, db, email)
-    first_short = api.post(
-        "/orders", json=order_payload(email, [(scarce["id"], 2), (plenty["id"], 1)])
-    )
-    assert first_short.status_code == 409, f"{first_short.status_code} {first_short.text[:300]}"
-    assert stocks_of(api, expected) == expected
-    assert_no_order(api, db, email)
+    for lines in (
+        [(plenty["id"], 2), (other["id"], 4), (scarce["id"], 2)],
+        [(scarce["id"], 2), (plenty["id"], 1)],
+    ):
+        response = api.post("/orders", json=order_payload(email, lines))
+        assert response.status_code == 409, f"{lines}: {response.status_code} {response.text[:300]}"
+        assert stocks_of(api, expected) == expected, f"{lines} changed stock"
+        assert_only_orders(api, email, [placed["id"]])
 
 
-def test_order_with_unknown_product_changes_nothing(api: httpx.Client, db: Engine) -> None:
+def test_order_with_unknown_product_returns_404_and_changes_nothing(api: httpx.Client) -> None:
+    """Contract: "if any product is unknown (404) ... no order is created and no stock changes"."""
     product = create_product(api, stock=4)
     email = new_email("ghost")
-    response = api.post("/orders", json=order_payload(email, [(product["id"], 1), (INT32_MAX, 1)]))
+    placed = place_order(api, [(product["id"], 1)], email=email)
+    assert stock_of(api, product["id"]) == 3
+    response = api.post("/orders", json=order_payload(email, [(product["id"], 1), (UNKNOWN_ID, 1)]))
     assert response.status_code == 404, f"{response.status_code} {response.text[:300]}"
-    assert stock_of(api, product["id"]) == 4
-    assert db_stock(db, product["sku"]) == 4
-    assert_no_order(api, db, email)
-    for product_id in (2**31, 2**63):
-        response = api.post("/orders", json=order_payload(email, [(product_id, 1)]))
-        assert response.status_code in (404, 422), (
-            f"product_id={product_id}: {response.status_code}"
-        )
-    assert_no_order(api, db, email)
+    assert stock_of(api, product["id"]) == 3
+    assert_only_orders(api, email, [placed["id"]])
 
 
-def test_order_repeated_product_needs_summed_stock(api: httpx.Client, db: Engine) -> None:
-    product = create_product(api, price="1.10", stock=5)
+def test_order_repeated_product_needs_summed_stock(api: httpx.Client) -> None:
+    """Contract: "The same product may appear on more than one line; the order then needs the sum of
+    those quantities in stock"."""
+    product = create_product(api, price="1.10", stock=6)
     email = new_email("twice")
+    first = place_order(api, [(product["id"], 1), (product["id"], 1)], email=email)
+    assert_total(first, "2.20", "1 + 1 at 1.10")
+    assert stock_of(api, product["id"]) == 4
     response = api.post(
-        "/orders", json=order_payload(email, [(product["id"], 3), (product["id"], 3)])
+        "/orders", json=order_payload(email, [(product["id"], 3), (product["id"], 2)])
     )
-    assert response.status_code == 409, f"3 + 3 of 5: {response.status_code} {response.text[:300]}"
-    assert stock_of(api, product["id"]) == 5
-    assert_no_order(api, db, email)
-    order = place_order(api, [(product["id"], 2), (product["id"], 3)], email=email)
-    assert_total(order, "5.50", "2 + 3 at 1.10")
+    assert response.status_code == 409, f"3 + 2 of 4: {response.status_code} {response.text[:300]}"
+    assert stock_of(api, product["id"]) == 4
+    assert_only_orders(api, email, [first["id"]])
+    second = place_order(api, [(product["id"], 2), (product["id"], 2)], email=email)
+    assert_total(second, "4.40", "2 + 2 at 1.10")
     assert stock_of(api, product["id"]) == 0
-    assert db_stock(db, product["sku"]) == 0
 
 
-def test_order_validation_errors_return_422(api: httpx.Client, db: Engine) -> None:
+def test_order_invalid_body_returns_422_and_changes_nothing(api: httpx.Client) -> None:
+    """customer_email "a valid email address", "1 to 50 items", "1 <= quantity"; "422
+    invalid input"."""
     product = create_product(api, stock=100)
     email = new_email("invalid")
+    placed = place_order(api, [(product["id"], 1)], email=email)
     good_item = {"product_id": product["id"], "quantity": 1}
     for payload in (
         {"items": [good_item]},
@@ -213,11 +225,12 @@ def test_order_validation_errors_return_422(api: httpx.Client, db: Engine) -> No
         )
     malformed = api.post("/orders", content=b"{oops", headers={"Content-Type": "application/json"})
     assert malformed.status_code == 422, f"malformed JSON: {malformed.status_code}"
-    assert stock_of(api, product["id"]) == 100
-    assert_no_order(api, db, email)
+    assert stock_of(api, product["id"]) == 99
+    assert_only_orders(api, email, [placed["id"]])
 
 
 def test_order_accepts_fifty_items(api: httpx.Client) -> None:
+    """Contract: "with 1 to 50 items"."""
     products = [create_product(api, price="0.10", stock=10) for _ in range(5)]
     lines = [(products[index % 5]["id"], 1) for index in range(50)]
     order = place_order(api, lines)
@@ -226,21 +239,23 @@ def test_order_accepts_fifty_items(api: httpx.Client) -> None:
     assert stocks_of(api, [p["id"] for p in products]) == {p["id"]: 0 for p in products}
 
 
-def test_order_huge_quantity_is_rejected_without_server_error(
-    api: httpx.Client, db: Engine
+def test_order_for_more_than_the_stock_returns_409_and_changes_nothing(
+    api: httpx.Client,
 ) -> None:
-    product = create_product(api, stock=3)
-    email = new_email("huge")
-    for quantity in (4, INT32_MAX, 2**31, 10**12, 10**30):
+    """Quantities up to 2147483647 are valid; one the stock cannot cover is "409
+    insufficient stock", and "no order is created and no stock changes"."""
+    product = create_product(api, stock=4)
+    email = new_email("more")
+    placed = place_order(api, [(product["id"], 1)], email=email)
+    for quantity in (4, INT32_MAX):
         response = api.post("/orders", json=order_payload(email, [(product["id"], quantity)]))
-        assert response.status_code in (409, 422), f"quantity={quantity}: {response.status_code}"
-        if quantity == 4:
-            assert response.status_code == 409, f"quantity 4 of 3: {response.status_code}"
+        assert response.status_code == 409, f"quantity {quantity} of 3: {response.status_code}"
     assert stock_of(api, product["id"]) == 3
-    assert_no_order(api, db, email)
+    assert_only_orders(api, email, [placed["id"]])
 
 
 def test_unit_price_is_captured_at_order_time(api: httpx.Client) -> None:
+    """Contract: "later price changes do not alter existing orders"."""
     product = create_product(api, price="12.34", stock=10)
     order = place_order(api, [(product["id"], 2)])
     assert_total(order, "24.68", "order at 12.34")
@@ -248,7 +263,7 @@ def test_unit_price_is_captured_at_order_time(api: httpx.Client) -> None:
     fetched = get_order(api, order["id"])
     assert lines_of(fetched) == [(product["id"], 2, Decimal("12.34"))], fetched["items"]
     assert_total(fetched, "24.68", "order after the price change")
-    listed = list_orders(api, customer_email=order["customer_email"])["items"][0]
+    listed = orders_of(api, order["customer_email"])[0]
     assert lines_of(listed) == [(product["id"], 2, Decimal("12.34"))]
     assert_total(listed, "24.68", "listed order after the price change")
     later = place_order(api, [(product["id"], 1)])
@@ -256,39 +271,52 @@ def test_unit_price_is_captured_at_order_time(api: httpx.Client) -> None:
     assert_total(later, "99.99", "order at the new price")
 
 
+# --- GET /orders/{id}, GET /orders ------------------------------------------------------
+
+
 def test_get_unknown_order_returns_404(api: httpx.Client) -> None:
-    response = api.get(f"/orders/{INT32_MAX}")
-    assert response.status_code == 404, response.text
-    for order_id in (2**31, 2**63):
-        response = api.get(f"/orders/{order_id}")
-        assert response.status_code in (404, 422), f"id={order_id}: {response.status_code}"
+    product = create_product(api)
+    order = place_order(api, [(product["id"], 1)])
+    assert get_order(api, order["id"])["id"] == order["id"]
+    response = api.get(f"/orders/{UNKNOWN_ID}")
+    assert response.status_code == 404, f"{response.status_code} {response.text[:300]}"
 
 
 def test_list_orders_by_customer_newest_first(api: httpx.Client) -> None:
+    """Contract: "customer_email: only orders of that exact email address"; "Newest first (most
+    recently created order first)". Orders created in the same instant (MySQL may keep
+    whole seconds) may come in either order, so when they all tie one more is placed a
+    second later: the check never rests on ties alone."""
     product = create_product(api, stock=10)
     email = new_email("list")
     created = [place_order(api, [(product["id"], 1)], email=email) for _ in range(3)]
     place_order(api, [(product["id"], 1)])
     page = list_orders(api, customer_email=email)
-    assert (page["total"], page["limit"], page["offset"]) == (3, 20, 0)
+    if len({created_at_of(item) for item in page["items"]}) < 2:
+        time.sleep(1.05)
+        created.append(place_order(api, [(product["id"], 1)], email=email))
+        page = list_orders(api, customer_email=email)
+    count = len(created)
+    assert (page["total"], page["limit"], page["offset"]) == (count, 20, 0)
     assert sorted(ids_of(page)) == sorted(order["id"] for order in created)
     for item in page["items"]:
         assert item["customer_email"] == email
-    returned = [parse_timestamp(item["created_at"]) for item in page["items"]]
-    assert returned == sorted(returned, reverse=True), f"not newest first: {returned}"
-    stamps = [parse_timestamp(order["created_at"]) for order in created]
-    if len(set(stamps)) == len(stamps):
-        assert ids_of(page) == [order["id"] for order in reversed(created)]
-    for offset in (0, 1, 2):
+    listed = [created_at_of(item) for item in page["items"]]
+    assert len(set(listed)) > 1, f"every created_at ties: {listed}"
+    assert_sorted_within_ties(page["items"], created_at_of, descending=True, what="orders")
+    for offset in range(count):
         sliced = list_orders(api, customer_email=email, limit=1, offset=offset)
-        assert (sliced["total"], sliced["limit"], sliced["offset"]) == (3, 1, offset)
-        assert ids_of(sliced) == ids_of(page)[offset : offset + 1], f"offset={offset}"
-    assert list_orders(api, customer_email=email, offset=3)["items"] == []
+        assert (sliced["total"], sliced["limit"], sliced["offset"]) == (count, 1, offset)
+        assert len(sliced["items"]) == 1, f"offset={offset}: {sliced}"
+        assert created_at_of(sliced["items"][0]) == listed[offset], f"offset={offset}"
+    assert list_orders(api, customer_email=email, offset=count)["items"] == []
     nobody = list_orders(api, customer_email=new_email("nobody"))
     assert nobody["total"] == 0 and nobody["items"] == []
 
 
 def test_list_orders_filters_by_status(api: httpx.Client) -> None:
+    """Contract: "status: one of pending, cancelled, fulfilled; only orders with that status. Any
+    other value is a 422"; "Filters combine"."""
     product = create_product(api, stock=10)
     email = new_email("status")
     pending = place_order(api, [(product["id"], 1)], email=email)
@@ -301,8 +329,7 @@ def test_list_orders_filters_by_status(api: httpx.Client) -> None:
         assert ids_of(page) == [order["id"]], f"status={status}: {page}"
         assert page["total"] == 1
         assert page["items"][0]["status"] == status
-    everything = list_orders(api, customer_email=email)
-    assert everything["total"] == 3
+    assert list_orders(api, customer_email=email)["total"] == 3
     some_pending = list_orders(api, status="pending", limit=100)
     assert all(item["status"] == "pending" for item in some_pending["items"])
     for status in ("shipped", "PENDING?", "bogus"):
@@ -310,20 +337,22 @@ def test_list_orders_filters_by_status(api: httpx.Client) -> None:
         assert response.status_code == 422, f"status={status!r}: {response.status_code}"
 
 
-def test_list_orders_rejects_out_of_range_limit_and_offset(api: httpx.Client) -> None:
+def test_list_orders_out_of_range_limit_or_offset_returns_422(api: httpx.Client) -> None:
+    """Contract: "An out-of-range limit or offset is a 422, never a 500"."""
+    page = list_orders(api, limit=100)
+    assert page["limit"] == 100 and len(page["items"]) <= 100
     for params in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "x"}):
         response = api.get("/orders", params=params)
         assert response.status_code == 422, (
             f"{params}: {response.status_code} {response.text[:300]}"
         )
-    for offset in (2**31, 2**63):
-        response = api.get("/orders", params={"offset": offset, "customer_email": new_email()})
-        assert response.status_code in (200, 422), f"offset={offset}: {response.status_code}"
-    page = list_orders(api, limit=100)
-    assert page["limit"] == 100 and len(page["items"]) <= 100
 
 
-def test_cancel_restores_stock(api: httpx.Client, db: Engine) -> None:
+# --- Cancel and fulfil ------------------------------------------------------------------
+
+
+def test_cancel_restores_stock(api: httpx.Client) -> None:
+    """Contract: "Cancelling puts every unit of the order back into stock"."""
     first = create_product(api, stock=10)
     second = create_product(api, stock=4)
     order = place_order(api, [(first["id"], 3), (second["id"], 4), (first["id"], 2)])
@@ -333,11 +362,10 @@ def test_cancel_restores_stock(api: httpx.Client, db: Engine) -> None:
     assert cancelled["status"] == "cancelled"
     assert get_order(api, order["id"])["status"] == "cancelled"
     assert stocks_of(api, [first["id"], second["id"]]) == {first["id"]: 10, second["id"]: 4}
-    assert db_stock(db, first["sku"]) == 10
-    assert db_stock(db, second["sku"]) == 4
 
 
 def test_cancel_twice_is_409_and_restores_once(api: httpx.Client) -> None:
+    """Contract: "any other transition ... is a 409 and changes nothing"; "exactly once"."""
     product = create_product(api, stock=6)
     order = place_order(api, [(product["id"], 5)])
     expect(api.post(f"/orders/{order['id']}/cancel"), 200, "first cancel")
@@ -349,6 +377,7 @@ def test_cancel_twice_is_409_and_restores_once(api: httpx.Client) -> None:
 
 
 def test_fulfill_order_keeps_stock_taken(api: httpx.Client) -> None:
+    """Contract: "Fulfilling does not change stock"; responds 200 with the updated order."""
     product = create_product(api, stock=6)
     order = place_order(api, [(product["id"], 2)])
     fulfilled = expect(api.post(f"/orders/{order['id']}/fulfill"), 200, "fulfill")
@@ -360,6 +389,8 @@ def test_fulfill_order_keeps_stock_taken(api: httpx.Client) -> None:
 
 
 def test_illegal_transitions_return_409(api: httpx.Client) -> None:
+    """Contract: "Only a pending order can be cancelled or fulfilled; any other transition ... is a
+    409 and changes nothing"."""
     product = create_product(api, stock=10)
     fulfilled = place_order(api, [(product["id"], 2)])
     cancelled = place_order(api, [(product["id"], 3)])
@@ -381,16 +412,42 @@ def test_illegal_transitions_return_409(api: httpx.Client) -> None:
 
 
 def test_cancel_and_fulfill_unknown_order_return_404(api: httpx.Client) -> None:
+    product = create_product(api, stock=5)
+    to_cancel = place_order(api, [(product["id"], 1)])
+    to_fulfill = place_order(api, [(product["id"], 1)])
+    expect(api.post(f"/orders/{to_cancel['id']}/cancel"), 200, "cancel")
+    expect(api.post(f"/orders/{to_fulfill['id']}/fulfill"), 200, "fulfill")
     for action in ("cancel", "fulfill"):
-        response = api.post(f"/orders/{INT32_MAX}/{action}")
+        response = api.post(f"/orders/{UNKNOWN_ID}/{action}")
         assert response.status_code == 404, (
             f"{action}: {response.status_code} {response.text[:300]}"
         )
 
 
-def test_concurrent_orders_never_oversell(api: httpx.Client, db: Engine) -> None:
+def test_stock_adjustments_and_orders_keep_stock_consistent(api: httpx.Client) -> None:
+    """Stock "changes only through stock adjustments and orders", both on one count."""
+    product = create_product(api, stock=1)
+    place_order(api, [(product["id"], 1)])
+    response = api.post("/orders", json=order_payload(new_email(), [(product["id"], 1)]))
+    assert response.status_code == 409, f"order from empty stock: {response.status_code}"
+    expect(adjust(api, product["id"], 3, "delivery"), 200, "adjust +3")
+    order = place_order(api, [(product["id"], 3)])
+    refused = adjust(api, product["id"], -1, "damaged")
+    assert refused.status_code == 409, f"adjust below 0 after the order: {refused.status_code}"
+    expect(api.post(f"/orders/{order['id']}/cancel"), 200, "cancel")
+    assert expect(adjust(api, product["id"], -3, "damaged"), 200, "adjust -3")["stock"] == 0
+    assert stock_of(api, product["id"]) == 0
+
+
+# --- Concurrency ------------------------------------------------------------------------
+
+
+def test_concurrent_orders_never_oversell(api: httpx.Client) -> None:
+    """Contract: "Under concurrent orders for the same products, stock never goes below zero and no
+    more units are sold than were in stock"; every concurrent request is answered, none
+    with a 500. A refusal is "409 insufficient stock", so once orders were refused the
+    stock has run out: exactly the units in stock are sold."""
     base_url = str(api.base_url)
-    started = time.monotonic()
     for round_number in range(1, RACE_ROUNDS + 1):
         product = create_product(api, price="2.50", stock=RACE_STOCK)
         email = new_email(f"race{round_number}-")
@@ -399,24 +456,24 @@ def test_concurrent_orders_never_oversell(api: httpx.Client, db: Engine) -> None
         codes = sorted(response.status_code for response in responses)
         what = f"round {round_number}: {RACE_BUYERS} orders of 1 for stock {RACE_STOCK}"
         assert all(code in (201, 409) for code in codes), f"{what}: status codes {codes}"
-        assert codes.count(201) == RACE_STOCK, f"{what}: {codes.count(201)} succeeded ({codes})"
         stock = stock_of(api, product["id"])
-        assert stock == 0, f"{what}: final stock {stock}"
-        assert db_stock(db, product["sku"]) == 0, f"{what}: stored stock"
-        sold = db_ordered_quantity(db, product["id"])
-        assert sold == RACE_STOCK, f"{what}: {sold} units stored on order lines"
-        page = list_orders(api, customer_email=email, limit=100)
-        assert page["total"] == RACE_STOCK, f"{what}: {page['total']} orders listed"
-        assert time.monotonic() - started < 60, "the race rounds took over 60 s"
+        sold = ordered_units(api, [email], product["id"])
+        listed = len(orders_of(api, email))
+        assert stock >= 0, f"{what}: stock went below zero: {stock}"
+        assert sold <= RACE_STOCK, f"{what}: {sold} units sold"
+        assert codes.count(201) == listed, f"{what}: {codes.count(201)} created, {listed} listed"
+        assert stock + sold == RACE_STOCK, f"{what}: stock {stock} + {sold} sold"
+        assert sold == RACE_STOCK, f"{what}: only {sold} sold although orders were refused"
 
 
-def test_concurrent_orders_in_opposite_line_order_all_succeed(
-    api: httpx.Client, db: Engine
-) -> None:
+def test_concurrent_orders_in_opposite_line_order_all_succeed(api: httpx.Client) -> None:
+    """Orders naming the same products in opposite line order, all at once, with stock for
+    all: none may fail with a 500 (a deadlock) nor be refused for want of stock."""
     first = create_product(api, stock=100)
     second = create_product(api, stock=100)
-    forward = order_payload(new_email("fwd"), [(first["id"], 1), (second["id"], 1)])
-    backward = order_payload(new_email("bwd"), [(second["id"], 1), (first["id"], 1)])
+    forward_email, backward_email = new_email("fwd"), new_email("bwd")
+    forward = order_payload(forward_email, [(first["id"], 1), (second["id"], 1)])
+    backward = order_payload(backward_email, [(second["id"], 1), (first["id"], 1)])
     buyers = 12
     responses = run_together(
         buyers,
@@ -429,40 +486,164 @@ def test_concurrent_orders_in_opposite_line_order_all_succeed(
     )
     left = 100 - buyers
     assert stocks_of(api, [first["id"], second["id"]]) == {first["id"]: left, second["id"]: left}
-    assert db_ordered_quantity(db, first["id"]) == buyers
-    assert db_ordered_quantity(db, second["id"]) == buyers
+    emails = [forward_email, backward_email]
+    assert ordered_units(api, emails, first["id"]) == buyers
+    assert ordered_units(api, emails, second["id"]) == buyers
 
 
 def test_concurrent_cancels_restore_stock_once(api: httpx.Client) -> None:
-    # Three rounds: an unlocked read-then-update can get lucky once, rarely three times.
-    for round_number in range(3):
+    """Contract: "Only a pending order can be cancelled ... Cancelling puts every unit of the order
+    back into stock, exactly once", under simultaneous cancels too: one succeeds, the
+    others find it cancelled (409). Three rounds: an unlocked read-then-update can get
+    lucky once, rarely three times."""
+    for round_number in range(1, CANCEL_ROUNDS + 1):
         product = create_product(api, stock=10)
         order = place_order(api, [(product["id"], 3)])
         assert stock_of(api, product["id"]) == 7
-        responses = run_together(8, poster(f"/orders/{order['id']}/cancel"), str(api.base_url))
+        responses = run_together(
+            CANCELLERS, poster(f"/orders/{order['id']}/cancel"), str(api.base_url)
+        )
         codes = sorted(response.status_code for response in responses)
-        assert codes == [200] + [409] * 7, f"round {round_number}, 8 simultaneous cancels: {codes}"
-        assert stock_of(api, product["id"]) == 10
+        what = f"round {round_number}, {CANCELLERS} simultaneous cancels"
+        assert codes == [200] + [409] * (CANCELLERS - 1), f"{what}: {codes}"
+        assert stock_of(api, product["id"]) == 10, f"{what}: stock restored more than once"
         assert get_order(api, order["id"])["status"] == "cancelled"
 
 
-def test_stock_adjustments_and_orders_keep_stock_consistent(api: httpx.Client) -> None:
-    product = create_product(api, stock=0)
-    response = api.post("/orders", json=order_payload(new_email(), [(product["id"], 1)]))
-    assert response.status_code == 409, f"order from empty stock: {response.status_code}"
-    expect(adjust(api, product["id"], 3, "delivery"), 200, "adjust +3")
-    order = place_order(api, [(product["id"], 3)])
-    refused = adjust(api, product["id"], -1, "damaged")
-    assert refused.status_code == 409, f"adjust below 0 after the order: {refused.status_code}"
-    expect(api.post(f"/orders/{order['id']}/cancel"), 200, "cancel")
-    assert expect(adjust(api, product["id"], -3, "damaged"), 200, "adjust -3")["stock"] == 0
-    assert body_of(api.get(f"/products/{product['id']}"))["stock"] == 0
+# --- Robustness: extreme input ----------------------------------------------------------
 
 
-def test_orders_nul_character_in_customer_email_is_not_a_server_error(api: httpx.Client) -> None:
+def assert_order_refused(
+    api: httpx.Client, allowed: tuple[int, ...], *, quantity: int = 1, other_id: int | None = None
+) -> None:
+    """An order for `quantity` of a stocked product (plus one unit of product `other_id`)
+    is refused with one of `allowed`, and "no order is created and no stock changes"."""
+    product = create_product(api, stock=5)
+    email = new_email("far")
+    placed = place_order(api, [(product["id"], 1)], email=email)
+    lines = [(product["id"], quantity)] + ([(other_id, 1)] if other_id is not None else [])
+    response = api.post("/orders", json=order_payload(email, lines))
+    assert response.status_code in allowed, f"{lines}: {response.status_code}"
+    assert stock_of(api, product["id"]) == 4
+    assert_only_orders(api, email, [placed["id"]])
+
+
+@robustness
+def test_create_order_with_product_id_beyond_int32_returns_404_or_422(api: httpx.Client) -> None:
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    for product_id in (2**31, 2**32 + 1):
+        assert_order_refused(api, (404, 422), other_id=product_id)
+
+
+@robustness
+def test_create_order_with_product_id_beyond_int64_returns_404_or_422(api: httpx.Client) -> None:
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    for product_id in (2**63, 10**20):
+        assert_order_refused(api, (404, 422), other_id=product_id)
+
+
+@robustness
+def test_create_order_with_quantity_beyond_int32_is_refused_and_changes_nothing(
+    api: httpx.Client,
+) -> None:
+    """Contract: "1 <= quantity <= 2147483647" (422), or refused for want of stock (409)."""
+    for quantity in (2**31, 10**12):
+        assert_order_refused(api, (409, 422), quantity=quantity)
+
+
+@robustness
+def test_create_order_with_quantity_beyond_int64_is_refused_and_changes_nothing(
+    api: httpx.Client,
+) -> None:
+    """Contract: "1 <= quantity <= 2147483647" (422), or refused for want of stock (409)."""
+    for quantity in (2**63, 10**30):
+        assert_order_refused(api, (409, 422), quantity=quantity)
+
+
+@robustness
+def test_create_order_with_100000_character_customer_email_returns_422(
+    api: httpx.Client,
+) -> None:
+    """customer_email "a valid email address, at most 255 characters"."""
+    product = create_product(api, stock=5)
+    place_order(api, [(product["id"], 1)])
+    email = "a" * 100_000 + "@example.com"
+    response = api.post("/orders", json=order_payload(email, [(product["id"], 1)]))
+    assert response.status_code == 422, f"{response.status_code}"
+    assert stock_of(api, product["id"]) == 4
+
+
+@robustness
+def test_get_order_with_id_beyond_int32_returns_404_or_422(api: httpx.Client) -> None:
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    product = create_product(api)
+    get_order(api, place_order(api, [(product["id"], 1)])["id"])
+    for order_id in (2**31, 2**32 + 1):
+        response = api.get(f"/orders/{order_id}")
+        assert response.status_code in (404, 422), f"id={order_id}: {response.status_code}"
+
+
+@robustness
+def test_get_order_with_id_beyond_int64_returns_404_or_422(api: httpx.Client) -> None:
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    product = create_product(api)
+    get_order(api, place_order(api, [(product["id"], 1)])["id"])
+    for order_id in (2**63, 10**20):
+        response = api.get(f"/orders/{order_id}")
+        assert response.status_code in (404, 422), f"id={order_id}: {response.status_code}"
+
+
+@robustness
+def test_cancel_and_fulfill_order_with_id_beyond_int64_return_404_or_422(
+    api: httpx.Client,
+) -> None:
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    product = create_product(api)
+    order = place_order(api, [(product["id"], 1)])
+    expect(api.post(f"/orders/{order['id']}/fulfill"), 200, "fulfill")
+    for order_id in (2**31, 2**63):
+        for action in ("cancel", "fulfill"):
+            response = api.post(f"/orders/{order_id}/{action}")
+            assert response.status_code in (404, 422), (
+                f"{action} id={order_id}: {response.status_code}"
+            )
+
+
+def assert_orders_empty_page_or_422(api: httpx.Client, email: str, offset: int) -> None:
+    response = api.get("/orders", params={"customer_email": email, "offset": offset})
+    assert response.status_code in (200, 422), f"offset={offset}: {response.status_code}"
+    if response.status_code == 200:
+        page = body_of(response)
+        assert page["items"] == [], f"offset={offset}: {page}"
+        assert page["offset"] == offset, f"offset={offset}: {page}"
+
+
+@robustness
+def test_list_orders_with_offset_beyond_int32_is_empty_page_or_422(api: httpx.Client) -> None:
+    product = create_product(api)
+    email = new_email("offset")
+    order = place_order(api, [(product["id"], 1)], email=email)
+    assert ids_of(list_orders(api, customer_email=email, offset=0)) == [order["id"]]
+    assert_orders_empty_page_or_422(api, email, 2**31)
+
+
+@robustness
+def test_list_orders_with_offset_beyond_int64_is_empty_page_or_422(api: httpx.Client) -> None:
+    product = create_product(api)
+    email = new_email("offset")
+    order = place_order(api, [(product["id"], 1)], email=email)
+    assert ids_of(list_orders(api, customer_email=email, offset=0)) == [order["id"]]
+    for offset in (2**63, 10**30):
+        assert_orders_empty_page_or_422(api, email, offset)
+
+
+@robustness
+def test_create_order_with_nul_in_customer_email_is_not_a_server_error(
+    api: httpx.Client,
+) -> None:
     product = create_product(api, stock=5)
     email = new_email("nul")
-    placed = place_order(api, [(product["id"], 1)], email=email)
+    place_order(api, [(product["id"], 1)], email=email)
     nul_email = email.replace("@", "\x00x@")
     response = api.post("/orders", json=order_payload(nul_email, [(product["id"], 1)]))
     assert_not_server_error(response, "POST /orders with a NUL in customer_email")
@@ -470,6 +651,16 @@ def test_orders_nul_character_in_customer_email_is_not_a_server_error(api: httpx
         stored = get_order(api, body_of(response)["id"])
         assert stored["customer_email"] == nul_email, f"stored as {stored['customer_email']!r}"
     assert stock_of(api, product["id"]) == (3 if response.is_success else 4)
+
+
+@robustness
+def test_list_orders_with_nul_in_customer_email_filter_is_not_a_server_error(
+    api: httpx.Client,
+) -> None:
+    product = create_product(api, stock=5)
+    email = new_email("nul")
+    placed = place_order(api, [(product["id"], 1)], email=email)
+    assert ids_of(list_orders(api, customer_email=email)) == [placed["id"]]
     for value in (f"{email}\x00x", "\x00"):
         response = api.get("/orders", params={"customer_email": value})
         assert_not_server_error(response, f"GET /orders?customer_email={value!r}")

@@ -16,12 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from graders.testkit import (
-    assert_sorted_within_ties,
-    assert_validation_detail,
-    parse_timestamp,
-)
 from oi_support import (
     INT32_MAX,
     UNKNOWN_ID,
@@ -40,6 +34,12 @@ from oi_support import (
     patch_product,
     place_order,
     stock_of,
+)
+
+from graders.testkit import (
+    assert_sorted_within_ties,
+    assert_validation_detail,
+    parse_timestamp,
 )
 
 robustness = pytest.mark.robustness
@@ -71,7 +71,7 @@ def test_create_product_returns_201_with_fields(api: httpx.Client) -> None:
 
 
 def test_create_product_accepts_price_as_string_or_number(api: httpx.Client) -> None:
-    """"A money value is sent as a JSON string ("19.99") or a JSON number (19.99)"."""
+    """Contract: "A money value is sent as a JSON string ("19.99") or a JSON number (19.99)"."""
     for price, expected in (("19.99", "19.99"), (19.99, "19.99"), (5, "5"), ("0.5", "0.50")):
         product = create_product(api, price=price)
         assert money(product["price"], "price") == Decimal(expected), product
@@ -87,7 +87,7 @@ def test_create_product_without_stock_defaults_to_0(api: httpx.Client) -> None:
 
 
 def test_price_reads_back_exactly_from_create_get_and_list(api: httpx.Client) -> None:
-    """"Responses carry money as a JSON string or number whose decimal value is exactly
+    """Contract: "Responses carry money as a JSON string or number whose decimal value is exactly
     right ... on every database"."""
     token = new_token()
     prices = ["1234567.89", "99999999.99", "0.10", "0.07", "19.99", "4.35", "0", "0.01"]
@@ -170,7 +170,7 @@ def test_create_product_invalid_field_returns_422(api: httpx.Client) -> None:
 
 
 def test_create_product_422_names_the_field_in_fastapi_detail_format(api: httpx.Client) -> None:
-    """"422 invalid input, with FastAPI's field-level error detail format"."""
+    """Contract: "422 invalid input, with FastAPI's field-level error detail format"."""
     create_product(api)
     response = api.post("/products", json={"sku": new_sku(), "name": "", "price": "1.00"})
     assert_validation_detail(response, "name")
@@ -229,7 +229,8 @@ def test_list_products_envelope_and_defaults(api: httpx.Client) -> None:
 
 
 def test_list_products_out_of_range_limit_or_offset_returns_422(api: httpx.Client) -> None:
-    """"An out-of-range limit or offset is a 422, never a 500" (limit 1..100, offset >= 0)."""
+    """Contract: "An out-of-range limit or offset is a 422, never a 500" (limit 1..100,
+    offset >= 0)."""
     for limit in (1, 100):
         page = list_products(api, limit=limit)
         assert page["limit"] == limit
@@ -249,7 +250,7 @@ def test_list_products_out_of_range_limit_or_offset_returns_422(api: httpx.Clien
 
 
 def test_list_products_pagination_in_default_id_order(api: httpx.Client) -> None:
-    """"Without sort, products are ordered by id ascending"; total counts every match."""
+    """Contract: "Without sort, products are ordered by id ascending"; total counts every match."""
     token = new_token()
     created = [
         create_product(api, sku=f"{token}-{suffix}", name=f"{token} {name}")
@@ -286,7 +287,7 @@ def test_list_products_search_matches_name_and_sku_case_insensitively(api: httpx
 
 
 def test_list_products_in_stock_filter(api: httpx.Client) -> None:
-    """"in_stock=true: only products with stock > 0"; "total applies the same filters"."""
+    """Contract: "in_stock=true: only products with stock > 0"; "total applies the same filters"."""
     token = new_token()
     empty = create_product(api, sku=f"{token}-empty", stock=0)
     stocked = create_product(api, sku=f"{token}-stocked", stock=3)
@@ -317,7 +318,7 @@ def test_list_products_sort_by_name(api: httpx.Client) -> None:
 
 
 def test_list_products_sort_by_price_is_numeric(api: httpx.Client) -> None:
-    """"price sorts by the numeric value"."""
+    """Contract: "price sorts by the numeric value"."""
     token = new_token()
     created = {
         price: create_product(api, sku=f"{token}-{index}", price=price)["id"]
@@ -356,7 +357,7 @@ def test_list_products_sort_by_created_at(api: httpx.Client) -> None:
 
 
 def test_list_products_unknown_sort_returns_422(api: httpx.Client) -> None:
-    """"any other value is a 422"."""
+    """Contract: "any other value is a 422"."""
     list_products(api, sort="name")
     for sort in ("bogus", "-bogus", "stock", "price; DROP TABLE products", "sku"):
         response = api.get("/products", params={"sort": sort})
@@ -377,7 +378,7 @@ def test_get_unknown_product_returns_404(api: httpx.Client) -> None:
 
 
 def test_patch_product_updates_only_given_fields(api: httpx.Client) -> None:
-    """"Any subset of sku, name, price; fields not sent are left unchanged"."""
+    """Contract: "Any subset of sku, name, price; fields not sent are left unchanged"."""
     product = create_product(api, name="Before", price="3.00", stock=4)
     created_at = created_at_of(get_product(api, product["id"]))
     renamed = patch_product(api, product["id"], {"name": "After"})
@@ -399,7 +400,7 @@ def test_patch_product_updates_only_given_fields(api: httpx.Client) -> None:
 
 
 def test_patch_product_moves_updated_at(api: httpx.Client) -> None:
-    """"updated_at ... moves forward whenever the product is updated" (read back through
+    """Contract: "updated_at ... moves forward whenever the product is updated" (read back through
     GET; a store keeping whole seconds needs a second between the two writes)."""
     product = create_product(api)
     before = parse_timestamp(get_product(api, product["id"])["updated_at"])
@@ -413,7 +414,7 @@ def test_patch_product_moves_updated_at(api: httpx.Client) -> None:
 
 
 def test_patch_product_own_sku_is_not_a_conflict(api: httpx.Client) -> None:
-    """"keeping the product's own SKU is not a conflict"."""
+    """Contract: "keeping the product's own SKU is not a conflict"."""
     product = create_product(api)
     body = patch_product(api, product["id"], {"sku": product["sku"], "name": "Same Sku"})
     assert body["sku"] == product["sku"]
@@ -432,7 +433,7 @@ def test_patch_product_duplicate_sku_returns_409(api: httpx.Client) -> None:
 
 
 def test_patch_product_invalid_input_returns_422(api: httpx.Client) -> None:
-    """"The same validation as on create applies"; nothing changes."""
+    """Contract: "The same validation as on create applies"; nothing changes."""
     product = create_product(api, name="Valid", price="2.50")
     patch_product(api, product["id"], {"name": "Valid"})
     for changes in (
@@ -455,7 +456,7 @@ def test_patch_product_invalid_input_returns_422(api: httpx.Client) -> None:
 
 
 def test_patch_product_null_field_returns_422_and_changes_nothing(api: httpx.Client) -> None:
-    """"null is not a valid value for any field" (and invalid input is a 422)."""
+    """Contract: "null is not a valid value for any field" (and invalid input is a 422)."""
     product = create_product(api, name="Not Null", price="7.25")
     patch_product(api, product["id"], {"name": "Not Null"})
     for field in ("sku", "name", "price"):
@@ -467,7 +468,7 @@ def test_patch_product_null_field_returns_422_and_changes_nothing(api: httpx.Cli
 
 
 def test_patch_product_cannot_change_stock(api: httpx.Client) -> None:
-    """"Stock cannot be changed here" (a stock field may be refused or ignored)."""
+    """Contract: "Stock cannot be changed here" (a stock field may be refused or ignored)."""
     product = create_product(api, stock=4)
     for changes in ({"stock": 999}, {"stock": 0, "name": "Renamed"}, {"stock": -5}):
         response = api.patch(f"/products/{product['id']}", json=changes)
@@ -486,7 +487,7 @@ def test_patch_unknown_product_returns_404(api: httpx.Client) -> None:
 
 
 def test_stock_adjustment_adds_and_removes_units(api: httpx.Client) -> None:
-    """"A positive delta adds units, a negative one removes them. Responds 200 with the
+    """Contract: "A positive delta adds units, a negative one removes them. Responds 200 with the
     updated product"."""
     product = create_product(api, stock=2)
     added = expect(adjust(api, product["id"], 5, "delivery"), 200, "adjust +5")
@@ -499,7 +500,7 @@ def test_stock_adjustment_adds_and_removes_units(api: httpx.Client) -> None:
 
 
 def test_stock_adjustment_below_zero_returns_409_and_keeps_stock(api: httpx.Client) -> None:
-    """"If the stock would go below 0 ... the request is a 409 and nothing changes"."""
+    """Contract: "If the stock would go below 0 ... the request is a 409 and nothing changes"."""
     product = create_product(api, stock=2)
     refused = adjust(api, product["id"], -3, "too many")
     assert refused.status_code == 409, f"{refused.status_code} {refused.text[:300]}"
@@ -515,7 +516,7 @@ def test_stock_adjustment_below_zero_returns_409_and_keeps_stock(api: httpx.Clie
 def test_stock_adjustment_above_the_stock_maximum_returns_409_and_keeps_stock(
     api: httpx.Client,
 ) -> None:
-    """"If the stock would go below 0 (or above 2147483647) the request is a 409 and
+    """Contract: "If the stock would go below 0 (or above 2147483647) the request is a 409 and
     nothing changes"."""
     product = create_product(api, stock=INT32_MAX - 10)
     filled = expect(adjust(api, product["id"], 10, "delivery"), 200, "adjust to the maximum")
@@ -566,7 +567,7 @@ def test_stock_adjustment_without_reason_returns_422_and_keeps_stock(api: httpx.
 def test_stock_adjustment_with_empty_reason_returns_422_and_keeps_stock(
     api: httpx.Client,
 ) -> None:
-    """"reason 1 to 255 characters"."""
+    """Contract: "reason 1 to 255 characters"."""
     product = create_product(api, stock=5)
     assert expect(adjust(api, product["id"], 1, "delivery"), 200, "adjust +1")["stock"] == 6
     response = adjust(api, product["id"], 2, "")
@@ -577,7 +578,7 @@ def test_stock_adjustment_with_empty_reason_returns_422_and_keeps_stock(
 def test_stock_adjustment_with_256_character_reason_returns_422_and_keeps_stock(
     api: httpx.Client,
 ) -> None:
-    """"reason 1 to 255 characters"."""
+    """Contract: "reason 1 to 255 characters"."""
     product = create_product(api, stock=5)
     assert expect(adjust(api, product["id"], 1, "delivery"), 200, "adjust +1")["stock"] == 6
     response = adjust(api, product["id"], 2, "r" * 256)
@@ -586,7 +587,7 @@ def test_stock_adjustment_with_256_character_reason_returns_422_and_keeps_stock(
 
 
 def test_stock_adjustment_accepts_1_and_255_character_reasons(api: httpx.Client) -> None:
-    """"reason 1 to 255 characters"."""
+    """Contract: "reason 1 to 255 characters"."""
     product = create_product(api, stock=5)
     assert expect(adjust(api, product["id"], 1, "r" * 255), 200, "255 characters")["stock"] == 6
     assert expect(adjust(api, product["id"], 1, "r"), 200, "1 character")["stock"] == 7
@@ -597,7 +598,7 @@ def test_stock_adjustment_accepts_1_and_255_character_reasons(api: httpx.Client)
 
 
 def test_timestamps_are_iso_8601_with_utc_offset(api: httpx.Client) -> None:
-    """"Timestamps ... are ISO 8601 date-time strings in UTC with an offset"; set on
+    """Contract: "Timestamps ... are ISO 8601 date-time strings in UTC with an offset"; set on
     creation (so within minutes of now)."""
     product = create_product(api, stock=3)
     order = place_order(api, [(product["id"], 1)])
@@ -747,7 +748,7 @@ def test_list_products_with_offset_beyond_int64_is_empty_page_or_422(api: httpx.
 
 @robustness
 def test_get_product_with_id_beyond_int32_returns_404_or_422(api: httpx.Client) -> None:
-    """"an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
     product = create_product(api)
     get_product(api, product["id"])
     for product_id in (2**31, 2**32 + 1):
@@ -757,7 +758,7 @@ def test_get_product_with_id_beyond_int32_returns_404_or_422(api: httpx.Client) 
 
 @robustness
 def test_get_product_with_id_beyond_int64_returns_404_or_422(api: httpx.Client) -> None:
-    """"an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
     product = create_product(api)
     get_product(api, product["id"])
     for product_id in (2**63, 10**20):
@@ -769,7 +770,7 @@ def test_get_product_with_id_beyond_int64_returns_404_or_422(api: httpx.Client) 
 def test_patch_and_adjust_product_with_id_beyond_int64_return_404_or_422(
     api: httpx.Client,
 ) -> None:
-    """"an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
+    """Contract: "an id beyond the 32-bit integer range may be a 422 instead" of a 404."""
     product = create_product(api, stock=1)
     patch_product(api, product["id"], {"name": "Reachable"})
     expect(adjust(api, product["id"], 1), 200, "adjust +1")
