@@ -12,6 +12,7 @@ import graders.checklist  # noqa: F401  (registers the grader until graders/__in
 from graders.base import GradingContext
 from graders.checklist import CHECKLIST, SEVERITY_WEIGHTS, ChecklistGrader, run_checklist
 from graders.static_checks.credentials import url_problem
+from graders.static_checks.outcome import Outcome
 from graders.static_checks.output_format import prose_outside_code
 from graders.static_checks.source import Candidate
 from harness.config import TASKS_DIR
@@ -260,3 +261,67 @@ def test_checklist_runs_in_a_real_grade_without_a_live_app(
     checklist = {f.check for f in result.findings if f.grader == "checklist"}
     assert checklist == set(EXPECTED["sloppy-sync.md"])
     assert 0.0 < result.scores["checklist"] < 1.0
+
+
+def _atomic(source: str) -> Outcome:
+    from graders.static_checks.queries import atomic_writes
+    from graders.static_checks.source import Candidate
+
+    return atomic_writes(Candidate({"services.py": source}, None))
+
+
+def test_atomic_writes_is_not_fooled_by_an_imported_name_or_a_retry_loop() -> None:
+    """Seen on the corpus: sqlalchemy's `delete(...)` taken for the candidate's own
+    committing `delete` method, and a whole transaction retried in a loop taken for a
+    commit per iteration."""
+    several_deletes = (
+        "from sqlalchemy import delete\n"
+        "from sqlalchemy.ext.asyncio import async_sessionmaker\n"
+        "SessionLocal = async_sessionmaker(engine)\n"
+        "async def get_session():\n"
+        "    async with SessionLocal() as session:\n"
+        "        yield session\n"
+        "class PostService:\n"
+        "    async def delete(self, post_id):\n"
+        "        await self.session.execute(delete(Comment).where(Comment.post_id == post_id))\n"
+        "        await self.session.execute(delete(Post).where(Post.id == post_id))\n"
+        "        await self.session.commit()\n"
+    )
+    assert _atomic(several_deletes).status == "passed"
+    retried = (
+        "from sqlalchemy.ext.asyncio import async_sessionmaker\n"
+        "SessionLocal = async_sessionmaker(engine)\n"
+        "async def get_session():\n"
+        "    async with SessionLocal() as session:\n"
+        "        yield session\n"
+        "async def place(session, lines):\n"
+        "    for line in lines:\n"
+        "        session.add(line)\n"
+        "    await session.commit()\n"
+        "async def create(session, lines):\n"
+        "    for attempt in range(3):\n"
+        "        try:\n"
+        "            await place(session, lines)\n"
+        "        except Exception:\n"
+        "            await session.rollback()\n"
+        "            continue\n"
+        "        return attempt\n"
+    )
+    assert _atomic(retried).status == "passed"
+
+
+def test_atomic_writes_still_fails_a_commit_per_iteration() -> None:
+    per_item = (
+        "from sqlalchemy.ext.asyncio import async_sessionmaker\n"
+        "SessionLocal = async_sessionmaker(engine)\n"
+        "async def get_session():\n"
+        "    async with SessionLocal() as session:\n"
+        "        yield session\n"
+        "async def restock(session, products):\n"
+        "    for product in products:\n"
+        "        session.add(product)\n"
+        "        await session.commit()\n"
+    )
+    outcome = _atomic(per_item)
+    assert outcome.status == "failed"
+    assert "commits part-way" in outcome.evidence[0]

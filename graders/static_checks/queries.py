@@ -175,7 +175,8 @@ def atomic_writes(candidate: Candidate) -> Outcome:
     one transaction: inside `session.begin()`, or with a single commit where a failure
     rolls back (an explicit rollback, or a session closed by its context manager).
     Committing part-way (two commits, or a commit per iteration) leaves half an
-    operation behind on failure. ORM attribute changes (`product.stock -= 1`) are not
+    operation behind on failure. A retry loop, whose iteration leaves the loop once its
+    commit succeeded, commits once. ORM attribute changes (`product.stock -= 1`) are not
     visible statically and are not counted as writes."""
     committers = _committing_functions(candidate)
     rollback_on_failure = _sessions_roll_back(candidate)
@@ -184,14 +185,20 @@ def atomic_writes(candidate: Candidate) -> Outcome:
     for file, function in candidate.functions():
         writes = _writes(file, function)
         commits = _commits(file, function, committers)
-        looped = [n for n in (*writes, *commits) if file.inside(n, _LOOPS, function)]
+        looped = [
+            n
+            for n in (*writes, *commits)
+            if file.inside(n, _LOOPS, function) and not _retried(file, n, function)
+        ]
         if len(writes) < 2 and not looped:
             continue
         checked += 1
         if any(_calls_method(n, {"begin", "begin_nested"}) for n in walk_own(function)):
             continue
         where = f"{file.where(function)} {function.name}()"
-        if len(commits) > 1 or any(file.inside(c, _LOOPS, function) for c in commits):
+        if len(commits) > 1 or any(
+            file.inside(c, _LOOPS, function) and not _retried(file, c, function) for c in commits
+        ):
             lines = ", ".join(str(c.lineno) for c in commits)
             problems.append(f"{where} writes and commits part-way (commits at lines {lines})")
         elif not (_rolls_back(function) or rollback_on_failure):
@@ -240,25 +247,68 @@ def _is_dml(file: PythonFile, node: ast.AST) -> bool:
     return False
 
 
+def _retried(file: PythonFile, node: ast.AST, function: FunctionNode) -> bool:
+    """Whether `node` sits in a retry loop: within the innermost loop around it, the
+    statement holding it returns, or a later statement of its block (or of the loop's
+    body) returns or breaks, so an iteration that got past it ends the loop."""
+    child: ast.AST = node
+    current = file.parents.get(node)
+    while current is not None and current is not function:
+        if isinstance(child, ast.Return):
+            return True
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(current, field, None)
+            if isinstance(block, list) and child in block:
+                later = block[block.index(child) + 1 :]
+                if any(isinstance(statement, ast.Return | ast.Break) for statement in later):
+                    return True
+        if isinstance(current, _LOOPS):
+            return False
+        child, current = current, file.parents.get(current)
+    return False
+
+
 def _committing_functions(candidate: Candidate) -> set[str]:
+    """Module-level functions of the candidate that commit: a bare-name call can only
+    reach those (or an import, which `_commits` tells apart)."""
     return {
-        function.name
-        for _, function in candidate.functions()
-        if any(_calls_method(n, {"commit"}) for n in walk_own(function))
+        node.name
+        for file in candidate.parsed
+        for node in file.module.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(_calls_method(n, {"commit"}) for n in walk_own(node))
     }
 
 
 def _commits(file: PythonFile, function: FunctionNode, committers: set[str]) -> list[ast.Call]:
-    """Commit calls, counting calls to the candidate's own helpers that commit."""
+    """Commit calls, counting calls to the candidate's own helpers that commit (by name,
+    unless the name is imported from a library or is one of the function's parameters)."""
+    parameters = {
+        argument.arg for argument in ast.walk(function.args) if isinstance(argument, ast.arg)
+    }
     found = []
     for node in walk_own(function):
         if not isinstance(node, ast.Call):
             continue
-        if _calls_method(node, {"commit"}) or (
-            isinstance(node.func, ast.Name) and node.func.id in committers
+        if _calls_method(node, {"commit"}):
+            found.append(node)
+        elif (
+            isinstance(node.func, ast.Name)
+            and node.func.id in committers
+            and node.func.id not in parameters
+            and not _imported_from_library(file, node.func.id)
         ):
             found.append(node)
     return found
+
+
+def _imported_from_library(file: PythonFile, name: str) -> bool:
+    """`delete` from `from sqlalchemy import delete` is not the candidate's own helper."""
+    origin = file.imports.get(name)
+    return origin is not None and origin.split(".", 1)[0] in _LIBRARIES
+
+
+_LIBRARIES = frozenset({"sqlalchemy", "fastapi", "pydantic", "starlette", "asyncio", "typing"})
 
 
 def _rolls_back(function: FunctionNode) -> bool:
