@@ -1,22 +1,37 @@
-"""fuzz: schemathesis against the live app's own OpenAPI document.
+"""fuzz: schemathesis against the task's contract, on the live app.
 
-schemathesis runs as a subprocess (`python -m schemathesis.cli run`), seeded and
-derandomized, bounded in examples per operation and capped in wall time from outside;
-where the task has auth, a fresh user is registered and logged in over HTTP first and
-its Bearer token is sent with every request (`ignored_auth` then re-sends requests
-without it on purpose). Its NDJSON event stream says, per test case, which checks ran
-and which failed, with the exact request: the score is the share of (operation x check)
-cells without an uncalibrated failure, weighted per check. Checks, exclusions and
-calibrations, each with its reason, live in `graders/calibration/fuzz.yaml`.
+schemathesis runs as a subprocess (`python -m schemathesis.cli run`) on the task's own
+contract document (tasks/<task>/grading/openapi.yaml, written into the run's scratch
+folder), never on the app's `/openapi.json`, which an app may trim or hide routes from;
+every request goes to the app's base URL. It is seeded and derandomized and bounded in
+cases and steps (max examples, stateful steps); a wall-clock cap is only a safety net,
+and a run it cuts is marked incomplete. Where the task has auth, a fresh user with a
+random email and password is registered and logged in over HTTP first and its Bearer
+token is sent with every request (`ignored_auth` then re-sends requests without it on
+purpose). Its traffic looks like the hidden tests' (graders/fuzz_hooks.py): their
+User-Agent, no schemathesis marker header, no capability probes; redirects are followed
+as every grader follows them (at most MAX_REDIRECTS, within the app's origin).
+
+Score: the share of scored (operation x check) cells that pass, weighted per check.
+Which checks apply to which contract operation, and when a check counts as having run,
+is graders/fuzz_cells.py with the rules and exceptions of
+graders/calibration/fuzz.yaml. A cell fails when the operation is not implemented
+(`context.contract_coverage()`), when the operation never answered a 2xx (nothing of it
+was exercised), when the check never ran on it, or when it saw an uncalibrated failure
+whose request carries no extreme input (graders/extreme_inputs.py: those belong to the
+robustness grader and are reported as info). Nothing implemented: schemathesis does not
+run and the score is 0.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -24,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -34,18 +49,34 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from graders.extreme_inputs import ExtremeHit, classify_request
+from graders.fuzz_cells import (
+    AppliesTo,
+    CellState,
+    ContractOperation,
+    RecordedCase,
+    applies,
+    contract_operations,
+    documented_statuses,
+    ran_on,
+)
+from graders.fuzz_hooks import ORIGIN_ENV, USER_AGENT_ENV, origin
 from graders.probes import ProbeBudgetExceeded, ProbeClient, create_account, load_probe_plan
+from graders.probes.client import MAX_REDIRECTS, NEUTRAL_USER_AGENT
+from graders.probes.plan import PLANS_DIR
 from harness.config import CACHE_DIR
 
-CONFIG_PATH = Path(__file__).resolve().parent / "calibration" / "fuzz.yaml"
+GRADERS_DIR = Path(__file__).resolve().parent
+CONFIG_PATH = GRADERS_DIR / "calibration" / "fuzz.yaml"
+HOOKS_PATH = GRADERS_DIR / "fuzz_hooks.py"
+EXTREME_INPUTS_PATH = GRADERS_DIR / "extreme_inputs.py"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Calibration may never touch these: a 5xx or a response breaking its own schema is real.
 NEVER_CALIBRATED = frozenset({"not_a_server_error", "response_schema_conformance"})
-FUZZ_USER_EMAIL = "fuzz-grader@example.com"
-FUZZ_USER_PASSWORD = "Fuzz-grader-passw0rd"
 EXCERPT_CHARS = 400
 MAX_CHAIN = 8
 _PROBE_STATUS = re.compile(r"Expected 401 or 403, got `(\d{3})")
+_NAMES = ("Alex", "Sam", "Robin", "Jordan", "Kim", "Lee", "Maria", "Noor", "Taylor", "Yuki")
 
 
 class _Strict(BaseModel):
@@ -74,6 +105,8 @@ class RunSettings(_Strict):
             f"workers = {self.workers}",
             f"request-timeout = {self.request_timeout_s}",
             "continue-on-failure = true",
+            # The traffic neutraliser (graders/fuzz_hooks.py), loaded by schemathesis.
+            f"hooks = {json.dumps(str(HOOKS_PATH))}",
             # No crash cache across runs: a re-grade sees the app, not earlier runs.
             "[cache]",
             "enabled = false",
@@ -98,16 +131,37 @@ class RunSettings(_Strict):
         return "\n".join(lines) + "\n"
 
 
+class NotApplicable(_Strict):
+    """A cell a check's rule selects but that cannot run reliably on the reference."""
+
+    task: str
+    operation: str
+    why: str = Field(min_length=1)
+
+
 class CheckSpec(_Strict):
     name: str
     codes: list[str] = Field(min_length=1)
     severity: Severity
     weight: float = Field(gt=0)
     why: str = Field(min_length=1)
+    # Which contract operations the check judges (graders/fuzz_cells.py), and why.
+    applies_to: AppliesTo
+    applies_why: str = Field(min_length=1)
+    not_applicable: list[NotApplicable] = []
     # unsupported_method & co. only judge the coverage phase's negative scenarios.
     needs_negative_coverage: bool = False
     # ignored_auth: when the credential-less request was refused, only not with 401/403.
     severity_if_refused: Severity | None = None
+
+    def applies_to_operation(
+        self, task_id: str, operation: ContractOperation, document: Mapping[str, Any]
+    ) -> bool:
+        excepted = any(
+            item.task == task_id and item.operation == operation.label
+            for item in self.not_applicable
+        )
+        return not excepted and applies(self.applies_to, operation, document)
 
 
 class ExcludedCheck(_Strict):
@@ -123,9 +177,18 @@ class Calibration(_Strict):
     reason: str = Field(min_length=1)
 
 
+class Unreachable(_Strict):
+    """An operation whose 2xx generated requests cannot reach (credited without one)."""
+
+    task: str
+    operation: str
+    why: str = Field(min_length=1)
+
+
 class FuzzConfig(_Strict):
     run: RunSettings
     checks: list[CheckSpec] = Field(min_length=1)
+    unreachable: list[Unreachable] = []
     excluded_checks: list[ExcludedCheck] = []
     calibrations: list[Calibration] = []
 
@@ -148,10 +211,28 @@ class FuzzConfig(_Strict):
     def check(self, name: str) -> CheckSpec | None:
         return next((check for check in self.active_checks if check.name == name), None)
 
+    def must_reach(self, task_id: str, operation: str) -> bool:
+        return not any(
+            item.task == task_id and item.operation == operation for item in self.unreachable
+        )
+
 
 @cache
 def load_config(path: Path = CONFIG_PATH) -> FuzzConfig:
     return FuzzConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def data_digest() -> str:
+    """A short hash of every global data file the grader reads (its calibration, the
+    probe plans it takes the fuzz user's account from, and the extreme-input classes it
+    shares with the robustness grader): part of its version, so a grade cached under an
+    older file is not reused. Task files are in the task's own hash."""
+    digest = hashlib.sha256()
+    shared = [CONFIG_PATH, EXTREME_INPUTS_PATH, *sorted(PLANS_DIR.glob("*.yaml"))]
+    for path in shared:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -198,12 +279,25 @@ class CheckFailure:
     def reproduction(self) -> str:
         return "\n".join(step.curl() for step in self.steps)
 
+    @property
+    def extreme_input(self) -> list[ExtremeHit]:
+        """The extreme values the failing request carried (the robustness grader's)."""
+        if not self.steps:
+            return []
+        sent = self.steps[-1]
+        return classify_request(sent.url, sent.headers, sent.body)
+
 
 @dataclass
 class RunRecord:
     """What one schemathesis run saw, per operation and check."""
 
+    # How many cases each check judged per operation (schemathesis' bookkeeping) ...
     ran: dict[tuple[str, str], int] = field(default_factory=dict)
+    # ... and the cells where it really ran (graders/fuzz_cells.py: ran_on).
+    exercised: set[tuple[str, str]] = field(default_factory=set)
+    # Operations that answered at least one of their own requests with a 2xx.
+    reached: set[str] = field(default_factory=set)
     failures: list[CheckFailure] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     cases: int = 0
@@ -264,7 +358,9 @@ def openapi_operations(document: dict[str, Any]) -> dict[str, set[str]]:
     return operations
 
 
-def parse_events(lines: Iterator[str], known: set[str]) -> RunRecord:
+def parse_events(
+    lines: Iterator[str], known: set[str], documented: Mapping[str, frozenset[str]] | None = None
+) -> RunRecord:
     """Fold schemathesis' NDJSON events into per-(operation, check) results."""
     record = RunRecord()
     for line in lines:
@@ -279,7 +375,7 @@ def parse_events(lines: Iterator[str], known: set[str]) -> RunRecord:
             continue
         if kind == "ScenarioFinished":
             try:
-                _fold_scenario(record, payload.get("recorder") or {}, known)
+                _fold_scenario(record, payload.get("recorder") or {}, known, documented or {})
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 record.errors.append(f"unreadable event: {exc.__class__.__name__}: {exc}")
         elif kind == "NonFatalError":
@@ -296,18 +392,30 @@ def _error_text(value: Any) -> str:
     return text[:EXCERPT_CHARS]
 
 
-def _fold_scenario(record: RunRecord, recorder: dict[str, Any], known: set[str]) -> None:
+def _fold_scenario(
+    record: RunRecord,
+    recorder: dict[str, Any],
+    known: set[str],
+    documented: Mapping[str, frozenset[str]],
+) -> None:
     cases: dict[str, Any] = recorder.get("cases") or {}
     interactions: dict[str, Any] = recorder.get("interactions") or {}
     label = recorder.get("label")
+    fallback = label if isinstance(label, str) and label in known else None
+    recorded = {
+        case_id: _recorded_case(case_id, node, interactions, known, fallback)
+        for case_id, node in cases.items()
+    }
+    record.reached.update(
+        case.operation
+        for case in recorded.values()
+        if case.operation == f"{case.method} {case.path}"
+        and case.status is not None
+        and 200 <= case.status < 300
+    )
     for case_id, checks in (recorder.get("checks") or {}).items():
-        case = (cases.get(case_id) or {}).get("value") or {}
-        own = f"{str(case.get('method', '')).upper()} {case.get('path', '')}"
-        if own in known:
-            operation = own
-        elif isinstance(label, str) and label in known:
-            operation = label
-        else:
+        case = recorded.get(case_id)
+        if case is None or case.operation is None:
             continue
         record.cases += 1
         for check in checks:
@@ -317,10 +425,40 @@ def _fold_scenario(record: RunRecord, recorder: dict[str, Any], known: set[str])
                 continue
             failure = ((check.get("failure_info") or {}).get("failure")) or {}
             named = failure.get("operation")
-            where = named if isinstance(named, str) and named in known else operation
+            where = named if isinstance(named, str) and named in known else case.operation
             record.ran[(where, name)] = record.ran.get((where, name), 0) + 1
             if status == "failure":
+                record.exercised.add((where, name))
                 record.failures.append(_failure(where, name, failure, case_id, cases, interactions))
+            else:
+                ran = ran_on(name, case, recorded, documented)
+                record.exercised.update((operation, name) for operation in ran)
+
+
+def _recorded_case(
+    case_id: str,
+    node: dict[str, Any],
+    interactions: dict[str, Any],
+    known: set[str],
+    fallback: str | None,
+) -> RecordedCase:
+    value = node.get("value") or {}
+    method = str(value.get("method", "")).upper()
+    path = str(value.get("path", ""))
+    own = f"{method} {path}"
+    response = (interactions.get(case_id) or {}).get("response") or {}
+    status = response.get("status_code")
+    parameters = value.get("path_parameters")
+    return RecordedCase(
+        id=case_id,
+        parent_id=node.get("parent_id"),
+        operation=own if own in known else fallback,
+        method=method,
+        path=path,
+        path_parameters=parameters if isinstance(parameters, dict) else {},
+        status=status if isinstance(status, int) else None,
+        transition_applied=bool(node.get("is_transition_applied")),
+    )
 
 
 def _failure(
@@ -419,9 +557,15 @@ def _hypothesis_storage(workdir: Path) -> Path:
 
 
 def run_schemathesis(
-    base_url: str, settings: RunSettings, checks: list[str], token: str | None, workdir: Path
+    base_url: str,
+    schema_path: Path,
+    settings: RunSettings,
+    checks: list[str],
+    token: str | None,
+    workdir: Path,
 ) -> RunOutcome:
-    """One `schemathesis run` in its own session, killed at the time cap."""
+    """One `schemathesis run` of the document at `schema_path` against `base_url`, in its
+    own session, killed at the time cap (a safety net: the run is bounded in cases)."""
     events_path = workdir / "events.ndjson"
     config_path = workdir / "schemathesis.toml"
     config_path.write_text(settings.schemathesis_toml(), encoding="utf-8")
@@ -433,13 +577,14 @@ def run_schemathesis(
         str(config_path),
         "--no-color",
         "run",
-        f"{base_url}/openapi.json",
+        str(schema_path),
         # Every request goes to the app's own loopback URL, whatever `servers` the
-        # document lists, and no redirect is followed elsewhere.
+        # document lists; redirects are followed as every grader follows them (the
+        # hooks refuse any that leaves the app's origin).
         "--url",
         base_url,
         "--max-redirects",
-        "0",
+        str(MAX_REDIRECTS),
         "--checks",
         ",".join(checks),
         "--phases",
@@ -461,6 +606,8 @@ def run_schemathesis(
         "PYTHONDONTWRITEBYTECODE": "1",
         "NO_COLOR": "1",
         "HYPOTHESIS_STORAGE_DIRECTORY": str(_hypothesis_storage(workdir)),
+        USER_AGENT_ENV: NEUTRAL_USER_AGENT,
+        ORIGIN_ENV: origin(base_url),
     }
     started = time.monotonic()
     timed_out = False
@@ -486,15 +633,121 @@ def run_schemathesis(
     return RunOutcome(exit_code, timed_out, seconds, log_tail)
 
 
+@dataclass(frozen=True)
+class GradePlan:
+    """What one grade scores: the contract's operations, which are implemented, and the
+    checks that apply to each."""
+
+    operations: dict[str, ContractOperation]
+    implemented: list[str]
+    missing: dict[str, str]  # operation -> why it counts as not implemented
+    applicable: dict[str, set[str]]  # operation -> names of the checks that apply
+    must_reach: set[str]  # operations credited only when they answered a 2xx
+
+    @classmethod
+    def build(cls, config: FuzzConfig, context: GradingContext) -> GradePlan:
+        document = context.task.contract_document
+        operations = contract_operations(document)
+        coverage = context.contract_coverage()
+        implemented = [label for label in operations if coverage.covers(label)]
+        missing = {
+            label: coverage.missing.get(label, "not implemented")
+            for label in operations
+            if label not in implemented
+        }
+        applicable = {
+            label: {
+                check.name
+                for check in config.active_checks
+                if check.applies_to_operation(context.task.id, operation, document)
+            }
+            for label, operation in operations.items()
+        }
+        must_reach = {label for label in operations if config.must_reach(context.task.id, label)}
+        return cls(operations, implemented, missing, applicable, must_reach)
+
+
+@dataclass
+class Verdicts:
+    """The run's failures sorted by what they mean for the score."""
+
+    failing: dict[tuple[str, str], list[CheckFailure]] = field(default_factory=dict)
+    extreme: dict[tuple[str, str], list[CheckFailure]] = field(default_factory=dict)
+    calibrated: dict[str, list[CheckFailure]] = field(default_factory=dict)
+
+    @classmethod
+    def sort(
+        cls, failures: list[CheckFailure], config: FuzzConfig, documented: dict[str, set[str]]
+    ) -> Verdicts:
+        verdicts = cls()
+        for failure in failures:
+            calibration = calibration_for(failure, config, documented)
+            cell = (failure.operation, failure.check)
+            if calibration is not None:
+                verdicts.calibrated.setdefault(calibration.id, []).append(failure)
+            elif config.check(failure.check) is None:
+                continue
+            elif failure.extreme_input:
+                verdicts.extreme.setdefault(cell, []).append(failure)
+            else:
+                verdicts.failing.setdefault(cell, []).append(failure)
+        return verdicts
+
+
+def cell_state(
+    operation: str, check: str, plan: GradePlan, record: RunRecord, verdicts: Verdicts
+) -> CellState:
+    """One cell's verdict. A failure found is never dropped, even where the check's rule
+    does not require it to run."""
+    if (operation, check) in verdicts.failing:
+        return "failed"
+    if check not in plan.applicable.get(operation, set()):
+        return "not-applicable"
+    if operation in plan.missing:
+        return "not-implemented"
+    if operation in plan.must_reach and operation not in record.reached:
+        return "not-reached"
+    if (operation, check) in record.exercised:
+        return "passed"
+    return "never-ran"
+
+
+def contract_subset(document: Mapping[str, Any], keep: list[str]) -> dict[str, Any]:
+    """The contract document with only the `keep` operations (`METHOD /path`)."""
+    paths: dict[str, Any] = {}
+    for path, item in (document.get("paths") or {}).items():
+        kept = {
+            key: value
+            for key, value in item.items()
+            if key not in HTTP_METHODS or f"{key.upper()} {path}" in keep
+        }
+        if any(key in HTTP_METHODS for key in kept):
+            paths[path] = kept
+    return {**document, "paths": paths}
+
+
+def fuzz_identity() -> tuple[str, str, str]:
+    """A fresh user per grade (email, password, full name): nothing an app could match."""
+    email = f"{secrets.token_hex(8)}@example.com"
+    password = f"{secrets.token_urlsafe(12)}-{secrets.randbelow(100)}"
+    name = f"{secrets.choice(_NAMES)} {secrets.choice(_NAMES)}son"
+    return email, password, name
+
+
 @register_grader
 class FuzzGrader:
     name = "fuzz"
-    version = "2"  # 2: runs against docker candidates (1 refused their address)
+    # 3: the task's contract document, coverage gating, cells that never ran fail,
+    # extreme input left to robustness, neutral traffic, redirects followed.
+    version = f"3+{data_digest()}"
     needs_live_app = True
 
     def grade(self, context: GradingContext) -> GradeResult:
         config = load_config()
         assert context.base_url is not None
+        plan = GradePlan.build(config, context)
+        if not plan.implemented:
+            return self._score(config, plan, RunRecord(), None, None, [], context)
         try:
             client = ProbeClient(
                 context.base_url,
@@ -505,23 +758,32 @@ class FuzzGrader:
         except ValueError as exc:
             return self._not_run("loopback-only", str(exc))
         with client:
-            document = client.send("GET", "/openapi.json").json()
-            if not isinstance(document, dict) or not openapi_operations(document):
-                return self._not_run("openapi-unusable", "GET /openapi.json gave no operations")
-            documented = openapi_operations(document)
-            token, auth_findings = self._log_in(client, context, document)
-        known = {f"{method} {path}" for path, methods in documented.items() for method in methods}
+            token, auth_findings = self._log_in(client, context)
+        record, outcome = self._run(config, plan, context, token)
+        return self._score(config, plan, record, outcome, token, auth_findings, context)
+
+    def _run(
+        self, config: FuzzConfig, plan: GradePlan, context: GradingContext, token: str | None
+    ) -> tuple[RunRecord, RunOutcome]:
+        """schemathesis on the implemented part of the contract; its artifacts kept."""
+        assert context.base_url is not None
+        document = context.task.contract_document
         selected = [check.name for check in config.active_checks]
         with tempfile.TemporaryDirectory(prefix="harness-fuzz-") as scratch:
             workdir = Path(scratch)
-            outcome = run_schemathesis(context.base_url, config.run, selected, token, workdir)
+            schema_path = workdir / "contract.json"
+            subset = contract_subset(document, plan.implemented)
+            schema_path.write_text(json.dumps(subset, default=str), encoding="utf-8")
+            outcome = run_schemathesis(
+                context.base_url, schema_path, config.run, selected, token, workdir
+            )
             events_path = workdir / "events.ndjson"
-            record = RunRecord()
-            if events_path.exists():
-                with events_path.open(encoding="utf-8", errors="replace") as lines:
-                    record = parse_events(lines, known)
-                self._keep_artifacts(workdir, context.artifacts_dir)
-        return self._score(config, documented, known, record, outcome, token, auth_findings)
+            if not events_path.exists():
+                return RunRecord(), outcome
+            with events_path.open(encoding="utf-8", errors="replace") as lines:
+                record = parse_events(lines, set(plan.operations), documented_statuses(document))
+            self._keep_artifacts(workdir, context.artifacts_dir)
+        return record, outcome
 
     def _not_run(self, check: str, evidence: str) -> GradeResult:
         finding = Finding(
@@ -534,16 +796,15 @@ class FuzzGrader:
         return GradeResult(grader=self.name, score=0.0, findings=[finding])
 
     def _log_in(
-        self, client: ProbeClient, context: GradingContext, document: dict[str, Any]
+        self, client: ProbeClient, context: GradingContext
     ) -> tuple[str | None, list[Finding]]:
         """A fresh user's access token where the task has auth, else None."""
-        plan = load_probe_plan(context.task.id, document.get("paths") or {})
+        paths = context.task.contract_document.get("paths") or {}
+        plan = load_probe_plan(context.task.id, paths)
         if plan.accounts is None or plan.accounts.login is None:
             return None, []
         try:
-            account = create_account(
-                client, plan.accounts, FUZZ_USER_EMAIL, FUZZ_USER_PASSWORD, "Fuzz Grader"
-            )
+            account = create_account(client, plan.accounts, *fuzz_identity())
         except ProbeBudgetExceeded as exc:
             problem = str(exc)
         else:
@@ -576,78 +837,179 @@ class FuzzGrader:
     def _score(
         self,
         config: FuzzConfig,
-        documented: dict[str, set[str]],
-        known: set[str],
+        plan: GradePlan,
         record: RunRecord,
-        outcome: RunOutcome,
+        outcome: RunOutcome | None,
         token: str | None,
         findings: list[Finding],
+        context: GradingContext,
     ) -> GradeResult:
-        failing: dict[tuple[str, str], list[CheckFailure]] = {}
-        calibrated: dict[str, list[CheckFailure]] = {}
-        for failure in record.failures:
-            calibration = calibration_for(failure, config, documented)
-            if calibration is not None:
-                calibrated.setdefault(calibration.id, []).append(failure)
-            elif config.check(failure.check) is not None:
-                failing.setdefault((failure.operation, failure.check), []).append(failure)
-        tested = record.tested_operations
-        cells: dict[str, dict[str, str]] = {}
+        documented = openapi_operations(context.task.contract_document)
+        verdicts = Verdicts.sort(record.failures, config, documented)
+        cells: dict[str, dict[str, CellState]] = {
+            operation: {
+                check.name: cell_state(operation, check.name, plan, record, verdicts)
+                for check in config.active_checks
+            }
+            for operation in plan.operations
+        }
         total = passed = 0.0
-        for operation in sorted(known):
-            row = cells.setdefault(operation, {})
-            for check in config.active_checks:
-                if operation not in tested:
-                    row[check.name] = "untested"
-                    continue
-                total += check.weight
-                if (operation, check.name) in failing:
-                    row[check.name] = "failed"
-                else:
-                    passed += check.weight
-                    row[check.name] = "passed"
-        for (operation, check_name), failures in sorted(failing.items()):
-            findings.append(self._failure_finding(config, operation, check_name, failures))
-        for calibration_id, failures in sorted(calibrated.items()):
-            calibration = next(c for c in config.calibrations if c.id == calibration_id)
-            where = sorted({failure.operation for failure in failures})
-            findings.append(
-                Finding(
-                    grader=self.name,
-                    check=f"calibrated:{calibration_id}",
-                    severity="info",
-                    message=f"{len(failures)} {calibration.check} failure(s) calibrated away"
-                    f" on {', '.join(where)}",
-                    evidence=calibration.reason,
-                )
-            )
-        findings.extend(self._run_findings(known, tested, record, outcome))
+        for row in cells.values():
+            for check_name, state in row.items():
+                weight = self._weight(config, check_name)
+                if state != "not-applicable":
+                    total += weight
+                    passed += weight if state == "passed" else 0.0
+        findings = [*findings, *self._cell_findings(config, plan, cells, verdicts)]
+        findings.extend(self._run_findings(config, plan, record, outcome))
         score = passed / total if total else 0.0
-        details: dict[str, Any] = {
+        details = self._details(config, plan, cells, record, outcome, token, verdicts)
+        return GradeResult(grader=self.name, score=score, findings=findings, details=details)
+
+    @staticmethod
+    def _weight(config: FuzzConfig, check_name: str) -> float:
+        spec = config.check(check_name)
+        assert spec is not None
+        return spec.weight
+
+    def _cell_findings(
+        self,
+        config: FuzzConfig,
+        plan: GradePlan,
+        cells: dict[str, dict[str, CellState]],
+        verdicts: Verdicts,
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        if plan.missing:
+            findings.append(self._missing_finding(plan))
+        for (operation, check_name), failures in sorted(verdicts.failing.items()):
+            findings.append(self._failure_finding(config, operation, check_name, failures))
+        findings.extend(self._never_ran_findings(config, cells))
+        unreached = [op for op, row in cells.items() if "not-reached" in row.values()]
+        if unreached:
+            findings.append(self._unreached_finding(unreached))
+        for (operation, check_name), failures in sorted(verdicts.extreme.items()):
+            findings.append(self._extreme_finding(operation, check_name, failures))
+        for calibration_id, failures in sorted(verdicts.calibrated.items()):
+            findings.append(self._calibrated_finding(config, calibration_id, failures))
+        return findings
+
+    def _missing_finding(self, plan: GradePlan) -> Finding:
+        count = len(plan.operations)
+        return Finding(
+            grader=self.name,
+            check="operation-not-implemented",
+            severity="high",
+            message=f"{len(plan.missing)} of {count} contract operations not implemented; "
+            "each counts as failed in every cell",
+            evidence="\n".join(f"{operation}: {why}" for operation, why in plan.missing.items()),
+        )
+
+    def _unreached_finding(self, operations: list[str]) -> Finding:
+        return Finding(
+            grader=self.name,
+            check="operation-not-reached",
+            severity="medium",
+            message=f"{len(operations)} operation(s) never answered a 2xx to generated "
+            f"requests: {', '.join(operations)}; each counts as failed in every cell",
+            evidence="An operation that only ever refused (4xx) was never exercised past "
+            "its refusals: nothing of it was tested.",
+        )
+
+    def _never_ran_findings(
+        self, config: FuzzConfig, cells: dict[str, dict[str, CellState]]
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        for check in config.active_checks:
+            where = [op for op, row in cells.items() if row.get(check.name) == "never-ran"]
+            if where:
+                findings.append(
+                    Finding(
+                        grader=self.name,
+                        check="never-ran",
+                        severity="medium",
+                        message=f"{check.name} never ran on {', '.join(where)}; counted as failed",
+                        evidence=f"{check.name} applies there: {check.applies_why}",
+                    )
+                )
+        return findings
+
+    def _extreme_finding(
+        self, operation: str, check_name: str, failures: list[CheckFailure]
+    ) -> Finding:
+        first = failures[0]
+        kinds = sorted({hit.describe() for failure in failures for hit in failure.extreme_input})
+        return Finding(
+            grader=self.name,
+            check="extreme-input",
+            severity="info",
+            message=f"{operation}: {len(failures)} {check_name} failure(s) on extreme input, "
+            "counted by the robustness grader",
+            evidence=f"{'; '.join(kinds[:10])}\n{first.code} {first.title}: {first.message}\n"
+            f"response {first.status}: {first.response_excerpt}\n"
+            f"reproduce:\n{first.reproduction()}",
+        )
+
+    def _calibrated_finding(
+        self, config: FuzzConfig, calibration_id: str, failures: list[CheckFailure]
+    ) -> Finding:
+        calibration = next(c for c in config.calibrations if c.id == calibration_id)
+        where = sorted({failure.operation for failure in failures})
+        return Finding(
+            grader=self.name,
+            check=f"calibrated:{calibration_id}",
+            severity="info",
+            message=f"{len(failures)} {calibration.check} failure(s) calibrated away"
+            f" on {', '.join(where)}",
+            evidence=calibration.reason,
+        )
+
+    def _details(
+        self,
+        config: FuzzConfig,
+        plan: GradePlan,
+        cells: dict[str, dict[str, CellState]],
+        record: RunRecord,
+        outcome: RunOutcome | None,
+        token: str | None,
+        verdicts: Verdicts,
+    ) -> dict[str, Any]:
+        tested = record.tested_operations & set(plan.operations)
+        return {
             "checks": [check.name for check in config.active_checks],
             "cells": cells,
-            "operations": len(known),
-            "tested_operations": len(tested & known),
+            "operations": len(plan.operations),
+            "implemented": len(plan.implemented),
+            "not_implemented": plan.missing,
+            "tested_operations": len(tested),
+            "reached_operations": sorted(record.reached & set(plan.operations)),
             "cases": record.cases,
             "authenticated": token is not None,
-            "timed_out": outcome.timed_out,
-            "exit_code": outcome.exit_code,
-            "run_seconds": round(outcome.seconds, 3),
-            "failures": [
-                {
-                    "operation": failure.operation,
-                    "check": failure.check,
-                    "code": failure.code,
-                    "status": failure.status,
-                    "requests": [step.as_dict() for step in failure.steps],
-                    "reproduction": failure.reproduction(),
-                }
-                for failures in failing.values()
-                for failure in failures[:1]
-            ],
-            "calibrated": {key: len(value) for key, value in calibrated.items()},
+            "ran": outcome is not None,
+            "timed_out": outcome is not None and outcome.timed_out,
+            "incomplete": outcome is not None and (outcome.timed_out or not record.finished),
+            "exit_code": outcome.exit_code if outcome is not None else None,
+            "run_seconds": round(outcome.seconds, 3) if outcome is not None else 0.0,
+            "failures": [self._failure_detail(f[0]) for f in verdicts.failing.values()],
+            "extreme_input": [self._extreme_detail(f[0]) for f in verdicts.extreme.values()],
+            "calibrated": {key: len(value) for key, value in verdicts.calibrated.items()},
         }
-        return GradeResult(grader=self.name, score=score, findings=findings, details=details)
+
+    @classmethod
+    def _extreme_detail(cls, failure: CheckFailure) -> dict[str, Any]:
+        classes = [hit.describe() for hit in failure.extreme_input]
+        return {**cls._failure_detail(failure), "classes": classes}
+
+    @staticmethod
+    def _failure_detail(failure: CheckFailure) -> dict[str, Any]:
+        return {
+            "operation": failure.operation,
+            "check": failure.check,
+            "code": failure.code,
+            "status": failure.status,
+            "requests": [step.as_dict() for step in failure.steps],
+            "reproduction": failure.reproduction(),
+        }
 
     def _failure_finding(
         self, config: FuzzConfig, operation: str, check_name: str, failures: list[CheckFailure]
@@ -675,23 +1037,36 @@ class FuzzGrader:
         )
 
     def _run_findings(
-        self, known: set[str], tested: set[str], record: RunRecord, outcome: RunOutcome
+        self,
+        config: FuzzConfig,
+        plan: GradePlan,
+        record: RunRecord,
+        outcome: RunOutcome | None,
     ) -> list[Finding]:
         findings: list[Finding] = []
-        untested = sorted(known - tested)
-        if outcome.timed_out or untested:
+        if outcome is None:
             findings.append(
                 Finding(
                     grader=self.name,
-                    check="fuzz-coverage",
-                    severity="low",
+                    check="fuzz-not-run",
+                    severity="info",
+                    message="not fuzzed: the app implements none of the contract's operations",
+                )
+            )
+            return findings
+        if outcome.timed_out or not record.finished:
+            findings.append(
+                Finding(
+                    grader=self.name,
+                    check="fuzz-incomplete",
+                    severity="medium",
                     message=(
-                        f"the run was cut at the time cap after {outcome.seconds:.1f}s; "
+                        f"the run was cut at its {config.run.timeout_s:.0f}s safety cap"
                         if outcome.timed_out
-                        else ""
+                        else "the run did not finish"
                     )
-                    + f"{len(known) - len(untested)} of {len(known)} operations tested",
-                    evidence="untested: " + (", ".join(untested) or "none"),
+                    + f" after {record.cases} cases; cells that never ran count as failed",
+                    evidence=outcome.log_tail,
                 )
             )
         if record.errors:
@@ -704,7 +1079,7 @@ class FuzzGrader:
                     evidence="\n".join(record.errors[:10]),
                 )
             )
-        if not tested and outcome.exit_code not in (0, 1):
+        if not record.tested_operations and outcome.exit_code not in (0, 1):
             findings.append(
                 Finding(
                     grader=self.name,
