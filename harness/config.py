@@ -17,6 +17,8 @@ _DEFAULT_CACHE = (
     else Path.home() / ".cache" / "backend-agent-eval"
 )
 CACHE_DIR = Path(os.environ.get("HARNESS_CACHE_DIR", _DEFAULT_CACHE))
+# The account a local candidate runs as when it cannot be sandboxed (a sandboxed one
+# gets its own uid, harness/sandbox/uids.py).
 APP_ACCOUNT = "nobody"
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parent / "sandbox" / "runtime-requirements.txt"

@@ -118,7 +118,23 @@ def resolve_runtime(requested: str) -> str:
         reason = docker_unavailable_reason()
     if reason is None:
         return "docker"
-    print(f"harness: runtime auto: local, not docker: {reason}", file=sys.stderr, flush=True)
+    from harness.sandbox.namespace import sandbox_unavailable_reason, warn_unsandboxed_once
+
+    unsandboxed = sandbox_unavailable_reason()
+    if unsandboxed is None:
+        print(
+            f"harness: runtime auto: local, sandboxed with bubblewrap (not docker: {reason})",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print(
+            f"harness: runtime auto: local WITHOUT a sandbox (not docker: {reason}; "
+            f"no bubblewrap sandbox: {unsandboxed})",
+            file=sys.stderr,
+            flush=True,
+        )
+        warn_unsandboxed_once(unsandboxed)
     return "local"
 
 

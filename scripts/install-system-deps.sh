@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the local runtime needs (PostgreSQL and MariaDB server
-# binaries) when they are missing. As root it installs them; otherwise it says exactly
-# what to install. Servers are never started here: the harness starts its own.
+# binaries, and bubblewrap, which sandboxes each candidate app) when they are missing.
+# As root it installs them; otherwise it says exactly what to install. Servers are never
+# started here: the harness starts its own.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || command -v mysqld >/dev/null || [ -x /usr/sbin/mysqld ] || missing+=(mariadb-server)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -14,7 +16,8 @@ fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages: ${missing[*]}" >&2
   echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
-  echo "(or point HARNESS_POSTGRES_URL / HARNESS_MYSQL_URL at servers you run)" >&2
+  echo "(or point HARNESS_POSTGRES_URL / HARNESS_MYSQL_URL at servers you run; without" >&2
+  echo " bubblewrap the local runtime runs candidates unsandboxed, and says so)" >&2
   exit 1
 fi
 echo "installing system packages: ${missing[*]}" >&2

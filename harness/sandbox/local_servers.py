@@ -145,7 +145,7 @@ class LocalPostgresServer(PostgresServer):
                 ADMIN_USER,
                 f"--pwfile={workdir / 'pwfile'}",
                 "--auth-host=scram-sha-256",
-                "--auth-local=trust",
+                "--auth-local=scram-sha-256",
                 "-E",
                 "UTF8",
                 "--locale=C.UTF-8",
@@ -203,7 +203,7 @@ class LocalMySQLServer(MySQLServer):
         workdir = Path(tempfile.mkdtemp(prefix="harness-my-"))
         log = workdir / "server.log"
         chown_tree(workdir, account)
-        os.chmod(workdir, 0o755)
+        os.chmod(workdir, 0o700)  # the socket inside trusts OS accounts: keep others out
         user_flag = [f"--user={account}"] if account else []
         _run_checked(
             [

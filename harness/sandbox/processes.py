@@ -27,20 +27,35 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+# Whom a child runs as: an account name, a bare uid (its gid is the same number), or
+# None for the harness's own user.
+RunAs = str | int | None
+
+
+def _ids(run_as: RunAs) -> tuple[int, int] | None:
+    """(uid, gid) to switch to, or None when there is nothing to switch (not root)."""
+    if run_as is None or os.geteuid() != 0:
+        return None
+    if isinstance(run_as, int):
+        return run_as, run_as
+    entry = pwd.getpwnam(run_as)
+    return entry.pw_uid, entry.pw_gid
+
+
 def child_setup(
-    run_as: str | None = None, limits: Callable[[], None] | None = None
+    run_as: RunAs = None, limits: Callable[[], None] | None = None
 ) -> Callable[[], None]:
     """A preexec function: drop to `run_as` (when root), apply limits, die with parent.
 
     The death signal is set last because changing credentials clears it.
     """
-    account = pwd.getpwnam(run_as) if run_as and os.geteuid() == 0 else None
+    ids = _ids(run_as)
 
     def setup() -> None:
-        if account is not None:
+        if ids is not None:
             os.setgroups([])
-            os.setgid(account.pw_gid)
-            os.setuid(account.pw_uid)
+            os.setgid(ids[1])
+            os.setuid(ids[0])
         if limits is not None:
             limits()
         _die_with_parent()
@@ -48,15 +63,16 @@ def child_setup(
     return setup
 
 
-def chown_tree(path: Path, account: str | None) -> None:
+def chown_tree(path: Path, account: RunAs) -> None:
     """Hand a folder to the account a child will run as (no-op unless root)."""
-    if account is None or os.geteuid() != 0:
+    ids = _ids(account)
+    if ids is None:
         return
-    entry = pwd.getpwnam(account)
+    uid, gid = ids
     for root, dirs, files in os.walk(path):
-        os.chown(root, entry.pw_uid, entry.pw_gid)
+        os.chown(root, uid, gid)
         for name in dirs + files:
-            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def kill_process_group(process: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:

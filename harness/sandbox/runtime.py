@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.sandbox.databases import SampleDatabase
-from harness.sandbox.local_app import LocalApp
+from harness.sandbox.local_app import LocalApp, local_sandbox
+from harness.sandbox.namespace import sandbox_unavailable_reason
 from harness.sandbox.readiness import BootOutcome
 
 
@@ -52,12 +53,14 @@ class Runtime(Protocol):
 
 
 class LocalRuntime:
-    """Candidates as limited subprocesses from the shared runtime venv."""
+    """Candidates as limited subprocesses from the shared runtime venv, each in its own
+    bubblewrap sandbox where this machine allows (else unsandboxed, said loudly once)."""
 
     name = "local"
 
     def __init__(self, python: Path) -> None:
         self.python = python
+        self.sandboxed = local_sandbox(python)
 
     def make_app(
         self,
@@ -66,7 +69,10 @@ class LocalRuntime:
         log_path: Path,
         jwt_secret: str | None,
     ) -> CandidateApp:
-        return LocalApp(files, database, self.python, log_path, jwt_secret)
+        return LocalApp(files, database, self.python, log_path, jwt_secret, sandbox=self.sandboxed)
 
     def describe(self) -> dict[str, str]:
-        return {"name": self.name, "python": str(self.python)}
+        sandbox = (
+            "bubblewrap" if self.sandboxed else f"none: {sandbox_unavailable_reason(self.python)}"
+        )
+        return {"name": self.name, "python": str(self.python), "sandbox": sandbox}
