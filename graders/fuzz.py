@@ -153,6 +153,10 @@ class CheckSpec(_Strict):
     needs_negative_coverage: bool = False
     # ignored_auth: when the credential-less request was refused, only not with 401/403.
     severity_if_refused: Severity | None = None
+    # `unscored`: a cell that never ran is reported, not failed, because whether the
+    # check gets to run depends on the fuzzer's exploration, not on the app (say why).
+    when_never_ran: Literal["failed", "unscored"] = "failed"
+    when_never_ran_why: str = ""
 
     def applies_to_operation(
         self, task_id: str, operation: ContractOperation, document: Mapping[str, Any]
@@ -643,6 +647,8 @@ class GradePlan:
     missing: dict[str, str]  # operation -> why it counts as not implemented
     applicable: dict[str, set[str]]  # operation -> names of the checks that apply
     must_reach: set[str]  # operations credited only when they answered a 2xx
+    # Checks whose cells that never ran are reported, not failed (when_never_ran).
+    unscored_when_never_ran: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, config: FuzzConfig, context: GradingContext) -> GradePlan:
@@ -664,7 +670,10 @@ class GradePlan:
             for label, operation in operations.items()
         }
         must_reach = {label for label in operations if config.must_reach(context.task.id, label)}
-        return cls(operations, implemented, missing, applicable, must_reach)
+        unscored = frozenset(
+            check.name for check in config.active_checks if check.when_never_ran == "unscored"
+        )
+        return cls(operations, implemented, missing, applicable, must_reach, unscored)
 
 
 @dataclass
@@ -709,7 +718,7 @@ def cell_state(
         return "not-reached"
     if (operation, check) in record.exercised:
         return "passed"
-    return "never-ran"
+    return "not-exercised" if check in plan.unscored_when_never_ran else "never-ran"
 
 
 def contract_subset(document: Mapping[str, Any], keep: list[str]) -> dict[str, Any]:
@@ -857,7 +866,7 @@ class FuzzGrader:
         for row in cells.values():
             for check_name, state in row.items():
                 weight = self._weight(config, check_name)
-                if state != "not-applicable":
+                if state not in ("not-applicable", "not-exercised"):
                     total += weight
                     passed += weight if state == "passed" else 0.0
         findings = [*findings, *self._cell_findings(config, plan, cells, verdicts)]
@@ -885,6 +894,7 @@ class FuzzGrader:
         for (operation, check_name), failures in sorted(verdicts.failing.items()):
             findings.append(self._failure_finding(config, operation, check_name, failures))
         findings.extend(self._never_ran_findings(config, cells))
+        findings.extend(self._not_exercised_findings(config, cells))
         unreached = [op for op, row in cells.items() if "not-reached" in row.values()]
         if unreached:
             findings.append(self._unreached_finding(unreached))
@@ -930,6 +940,25 @@ class FuzzGrader:
                         severity="medium",
                         message=f"{check.name} never ran on {', '.join(where)}; counted as failed",
                         evidence=f"{check.name} applies there: {check.applies_why}",
+                    )
+                )
+        return findings
+
+    def _not_exercised_findings(
+        self, config: FuzzConfig, cells: dict[str, dict[str, CellState]]
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        for check in config.active_checks:
+            where = [op for op, row in cells.items() if row.get(check.name) == "not-exercised"]
+            if where:
+                findings.append(
+                    Finding(
+                        grader=self.name,
+                        check="not-exercised",
+                        severity="info",
+                        message=f"{check.name} was not exercised on {', '.join(where)}; "
+                        "not scored",
+                        evidence=check.when_never_ran_why,
                     )
                 )
         return findings

@@ -47,7 +47,13 @@ AppliesTo = Literal[
     "required-header-parameters",
 ]
 CellState = Literal[
-    "passed", "failed", "never-ran", "not-reached", "not-implemented", "not-applicable"
+    "passed",
+    "failed",
+    "never-ran",
+    "not-exercised",
+    "not-reached",
+    "not-implemented",
+    "not-applicable",
 ]
 _PARAMETER = re.compile(r"\{[^}/]*\}")
 _METHODS = ("get", "put", "post", "delete", "patch")

@@ -38,6 +38,9 @@ DEFAULT_GRADERS = (
 )
 # What proves a task (selftest, task proofs): the hidden tests decide a mutant.
 PROOF_GRADERS = ("boot", "functional", "robustness")
+# These start from a fresh app on a fresh database (after the hidden tests and the
+# static graders), so their traffic meets the same state on every grade.
+FRESH_APP_GRADERS = frozenset({"fuzz", "security"})
 # Requests the coverage measurement may send (one per contract operation, and the doc).
 COVERAGE_REQUESTS = 40
 
@@ -126,25 +129,30 @@ def _infra_result(run: CandidateRun, message: str, timings: dict[str, float]) ->
     )
 
 
-def _grade_once(run: CandidateRun) -> SampleResult:
-    timings: dict[str, float] = {}
-    started = time.monotonic()
-    try:
-        database = run.server.create_sample_database(f"{run.task.id}_{run.sample}")
-    except InfrastructureError as exc:
-        return _infra_result(run, str(exc), timings)
-    jwt_secret = secrets.token_urlsafe(32) if run.task.spec.needs_jwt_secret else None
-    timings["database"] = round(time.monotonic() - started, 3)
-    app = run.app_runtime().make_app(run.files, database, run.artifacts_dir / "app.log", jwt_secret)
-    try:
-        boot = _boot(app, run)
-        failpoint("after-boot")
-        timings["boot"] = round(boot.seconds, 3)
-        if boot.infra_error is not None:
-            return _infra_result(run, boot.infra_error, timings)
-        coverage = _measure_coverage(run.task, app, boot.ok)
-        write_json_atomic(run.artifacts_dir / "coverage.json", coverage.as_details())
-        context = GradingContext(
+class LiveSample:
+    """A fresh sample database and the candidate app booted on it; `close` stops the app
+    and drops the database."""
+
+    def __init__(self, run: CandidateRun, jwt_secret: str | None, log_name: str) -> None:
+        self.run = run
+        self.jwt_secret = jwt_secret
+        self.log_name = log_name
+        self.database: SampleDatabase | None = None
+        self.app: CandidateApp | None = None
+
+    def open(self) -> BootOutcome:
+        """Create the database (InfrastructureError if the server fails) and boot."""
+        run = self.run
+        self.database = run.server.create_sample_database(f"{run.task.id}_{run.sample}")
+        self.app = run.app_runtime().make_app(
+            run.files, self.database, run.artifacts_dir / self.log_name, self.jwt_secret
+        )
+        return _boot(self.app, run)
+
+    def context(self, boot: BootOutcome, coverage: ContractCoverage) -> GradingContext:
+        run, database, app = self.run, self.database, self.app
+        assert database is not None and app is not None
+        return GradingContext(
             task=run.task,
             files=run.files,
             files_dir=run.files_dir,
@@ -156,21 +164,59 @@ def _grade_once(run: CandidateRun) -> SampleResult:
             base_url=app.base_url if boot.ok else None,
             booted=boot.ok,
             boot_error=boot.error,
-            jwt_secret=jwt_secret,
+            jwt_secret=self.jwt_secret,
             response_text=run.response_text,
             only_hidden_tests=run.only_hidden_tests,
             sandbox_hosts=app.sandbox_hosts,
             coverage=coverage,
         )
-        grades = _run_graders(run, context, timings, database)
+
+    def close(self) -> None:
+        if self.app is not None:
+            self.app.stop()
+            self.app = None
+        if self.database is not None:
+            try:
+                self.run.server.drop_sample_database(self.database)
+            except InfrastructureError:
+                pass
+            self.database = None
+
+
+def _grade_once(run: CandidateRun) -> SampleResult:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    jwt_secret = secrets.token_urlsafe(32) if run.task.spec.needs_jwt_secret else None
+    sample = LiveSample(run, jwt_secret, "app.log")
+    try:
+        boot = sample.open()
+        failpoint("after-boot")
+        timings["boot"] = round(boot.seconds, 3)
+        if boot.infra_error is not None:
+            return _infra_result(run, boot.infra_error, timings)
+        assert sample.app is not None and sample.database is not None
+        coverage = _measure_coverage(run.task, sample.app, boot.ok)
+        write_json_atomic(run.artifacts_dir / "coverage.json", coverage.as_details())
+        sandboxed = sample.app.sandboxed
+        context = sample.context(boot, coverage)
+        grades: list[GradeResult] = []
+        for name in run.graders:
+            if name in FRESH_APP_GRADERS and boot.ok and sample.log_name == "app.log":
+                # The probing graders start from a fresh app and database: what they
+                # find must not depend on what the hidden tests left behind.
+                sample.close()
+                sample = LiveSample(run, jwt_secret, "app-probed.log")
+                fresh = sample.open()
+                timings["reboot"] = round(fresh.seconds, 3)
+                if fresh.infra_error is not None:
+                    return _infra_result(run, fresh.infra_error, timings)
+                context = sample.context(fresh, coverage)
+            assert sample.database is not None
+            grades.append(_run_grader(run, name, context, timings, sample.database))
     except InfrastructureError as exc:
         return _infra_result(run, str(exc), timings)
     finally:
-        app.stop()
-        try:
-            run.server.drop_sample_database(database)
-        except InfrastructureError:
-            pass
+        sample.close()
     timings["total"] = round(time.monotonic() - started, 3)
     scores = {grade.grader: round(grade.score, 4) for grade in grades}
     scores["overall"] = overall_score(scores, coverage.ratio)
@@ -179,7 +225,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
     return SampleResult(
         task=run.task.id,
         sample=run.sample,
-        database=database.kind,
+        database=run.server.kind,
         boot=BootRecord(ok=boot.ok, seconds=round(boot.seconds, 3), error=boot.error),
         scores=scores,
         findings=findings,
@@ -189,7 +235,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         hidden_tests=_hidden_test_summary(by_name.get("functional")),
         robustness_tests=_hidden_test_summary(by_name.get("robustness")),
         coverage=round(coverage.ratio, 4),
-        sandboxed=app.sandboxed,
+        sandboxed=sandboxed,
         database_engine=_engine_label(run.server),
     )
 
@@ -257,41 +303,38 @@ def _grader_failed(
     )
 
 
-def _run_graders(
+def _run_grader(
     run: CandidateRun,
+    name: str,
     context: GradingContext,
     timings: dict[str, float],
     database: SampleDatabase,
-) -> list[GradeResult]:
-    available = registered_graders()
-    grades: list[GradeResult] = []
-    for name in run.graders:
-        grader = available[name]
-        began = time.monotonic()
-        if grader.needs_live_app and not context.booted:
-            grade = GradeResult(
-                grader=name,
-                score=0.0,
-                findings=[
-                    Finding(
-                        grader=name,
-                        check="not-run",
-                        severity="info",
-                        message="not run: the app did not boot",
-                    )
-                ],
-            )
-        else:
-            try:
-                grade = grader.grade(context)
-            except Exception as exc:  # the app's doing unless the harness is broken
-                grade = _grader_failed(run, database, name, exc)
-        grade.seconds = round(time.monotonic() - began, 3)
-        timings[name] = round(timings.get(name, 0.0) + grade.seconds, 3)
-        write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))
-        grades.append(grade)
-        failpoint("mid-grading")
-    return grades
+) -> GradeResult:
+    grader = registered_graders()[name]
+    began = time.monotonic()
+    if grader.needs_live_app and not context.booted:
+        grade = GradeResult(
+            grader=name,
+            score=0.0,
+            findings=[
+                Finding(
+                    grader=name,
+                    check="not-run",
+                    severity="info",
+                    message="not run: the app did not boot",
+                )
+            ],
+        )
+    else:
+        try:
+            grade = grader.grade(context)
+        except Exception as exc:  # the app's doing unless the harness is broken
+            grade = _grader_failed(run, database, name, exc)
+    grade.seconds = round(time.monotonic() - began, 3)
+    timings[name] = round(timings.get(name, 0.0) + grade.seconds, 3)
+    write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))
+    failpoint("mid-grading")
+    return grade
 
 
 def _hidden_test_summary(functional: GradeResult | None) -> dict[str, object]:

@@ -552,12 +552,23 @@ def test_cells_that_never_ran_or_are_not_implemented_fail(tmp_path: Path) -> Non
     record = _every_cell_ran(task)
     assert _score(task, tmp_path, record).score == 1.0
     # a cell that applies and never ran fails, with a finding that says so
-    record.exercised.discard(("DELETE /users/{id}", "use_after_free"))
+    record.exercised.discard(("GET /users", "response_schema_conformance"))
     grade = _score(task, tmp_path, record)
-    assert grade.details["cells"]["DELETE /users/{id}"]["use_after_free"] == "never-ran"
+    assert grade.details["cells"]["GET /users"]["response_schema_conformance"] == "never-ran"
     assert grade.details["cells"]["GET /users"]["use_after_free"] == "not-applicable"
     assert grade.score < 1.0
-    assert any(f.check == "never-ran" and "use_after_free" in f.message for f in grade.findings)
+    assert any(
+        f.check == "never-ran" and "response_schema_conformance" in f.message
+        for f in grade.findings
+    )
+    # ... except for the checks whose running depends on the exploration, not the app
+    # (use_after_free): reported, not scored.
+    record = _every_cell_ran(task)
+    record.exercised.discard(("DELETE /users/{id}", "use_after_free"))
+    grade = _score(task, tmp_path, record)
+    assert grade.details["cells"]["DELETE /users/{id}"]["use_after_free"] == "not-exercised"
+    assert grade.score == 1.0
+    assert any(f.check == "not-exercised" and f.severity == "info" for f in grade.findings)
     # an operation not implemented fails every cell that applies to it, in one finding
     operations = task.contract_operations()
     partial_coverage = ContractCoverage(

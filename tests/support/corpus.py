@@ -11,6 +11,7 @@ names the defect in the answer that causes it, with the file and line.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tempfile
@@ -170,8 +171,9 @@ def main(argv: Sequence[str]) -> int:
     from harness.sandbox.servers import database_servers
 
     python = ensure_runtime_venv()
+    keep = os.environ.get("CORPUS_ARTIFACTS")  # a folder to keep every grade's artifacts in
     with database_servers(KINDS) as servers, tempfile.TemporaryDirectory() as scratch:
-        results = grade_corpus(corpus_answers(argv), servers, python, Path(scratch))
+        results = grade_corpus(corpus_answers(argv), servers, python, Path(keep or scratch))
         for line in _observed(results):
             print(line, flush=True)
     return 0
