@@ -6,7 +6,10 @@ A failure key is `<grader>:<check>` plus `@<subject>` where a check has many sub
 (a fuzz operation, a schema column): one per non-info finding. Each expected failure
 names the defect in the answer that causes it, with the file and line.
 
-    .venv/bin/python -m tests.support.corpus [TASK ...]   # grade and print observed keys
+    .venv/bin/python -m tests.support.corpus [TASK ...]          # grade, print what fails
+    .venv/bin/python -m tests.support.corpus --check [TASK ...]  # ... and compare with the
+                                                                 # expectations
+    CORPUS_ARTIFACTS=<folder> keeps every grade's artifacts (app.log, test reports, grades).
 """
 
 from __future__ import annotations
@@ -166,17 +169,42 @@ def _observed(results: dict[tuple[str, str], SampleResult]) -> Iterator[str]:
             yield f"  - {key} [{where}] {first[:400]}"
 
 
+def mismatches(answer: CorpusAnswer, kind: str, result: SampleResult) -> list[str]:
+    """How a grade differs from the answer's expectation (empty when it matches)."""
+    if result.infra_error:
+        return [f"infra error: {result.infra_error.splitlines()[0]}"]
+    observed = failure_keys(result)
+    expected = answer.expectation().keys(kind)
+    return [
+        f"unexplained {key}: {said[:300]}"
+        for key, said in sorted(observed.items())
+        if key not in expected
+    ] + [f"expected but not seen {key}" for key in sorted(expected - set(observed))]
+
+
 def main(argv: Sequence[str]) -> int:
     from harness.sandbox.runtime_venv import ensure_runtime_venv
     from harness.sandbox.servers import database_servers
 
+    check = "--check" in argv
+    tasks = [arg for arg in argv if arg != "--check"]
+    answers = corpus_answers(tasks)
     python = ensure_runtime_venv()
     keep = os.environ.get("CORPUS_ARTIFACTS")  # a folder to keep every grade's artifacts in
     with database_servers(KINDS) as servers, tempfile.TemporaryDirectory() as scratch:
-        results = grade_corpus(corpus_answers(argv), servers, python, Path(keep or scratch))
-        for line in _observed(results):
-            print(line, flush=True)
-    return 0
+        results = grade_corpus(answers, servers, python, Path(keep or scratch))
+    for line in _observed(results):
+        print(line, flush=True)
+    if not check:
+        return 0
+    bad = 0
+    for answer in answers:
+        for kind in KINDS:
+            for problem in mismatches(answer, kind, results[(str(answer), kind)]):
+                bad += 1
+                print(f"MISMATCH {answer} {kind}: {problem}")
+    print(f"{bad} mismatch(es)")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

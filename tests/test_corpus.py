@@ -1,0 +1,61 @@
+"""The corpus of realistic agent answers, held to its reviewed expectations: graded on
+both databases with every grader, each answer fails exactly the checks its expectation
+lists, each explained by a defect in the answer (file and line). A failure that no
+defect explains is a grader bug, fixed in the grader, never in the expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.results import SampleResult
+from harness.sandbox.databases import DatabaseServer
+from tests.support.corpus import KINDS, CorpusAnswer, corpus_answers, failure_keys, grade_corpus
+
+ANSWERS = corpus_answers()
+TASKS = sorted({answer.task for answer in ANSWERS})
+PROMPT_VERSIONS = ("v1", "v2")
+
+
+def test_the_corpus_covers_every_task_and_prompt_twice() -> None:
+    names = {(answer.task, answer.name) for answer in ANSWERS}
+    for task in TASKS:
+        for version in PROMPT_VERSIONS:
+            writers = {
+                name.split("-", 1)[1] for t, name in names if t == task and name.startswith(version)
+            }
+            assert len(writers) >= 2, f"{task} {version}: {sorted(writers)}"
+    assert len(ANSWERS) >= 16
+
+
+@pytest.mark.parametrize("answer", ANSWERS, ids=str)
+def test_every_answer_has_a_valid_expectation(answer: CorpusAnswer) -> None:
+    expectation = answer.expectation()
+    assert expectation.prompt == f"fastapi-backend-engineer@{answer.name.split('-')[0]}"
+    keys = [failure.key for failure in expectation.failures]
+    assert len(keys) == len(set(keys)), "a failure key is listed twice"
+
+
+@pytest.fixture(scope="module")
+def corpus_grades(
+    servers: dict[str, DatabaseServer],
+    runtime_python: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str], SampleResult]:
+    return grade_corpus(ANSWERS, servers, runtime_python, tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("answer", ANSWERS, ids=str)
+def test_answer_fails_exactly_what_its_expectation_explains(
+    corpus_grades: dict[tuple[str, str], SampleResult], answer: CorpusAnswer, kind: str
+) -> None:
+    result = corpus_grades[(str(answer), kind)]
+    assert result.infra_error is None, result.infra_error
+    observed = failure_keys(result)
+    expected = answer.expectation().keys(kind)
+    unexplained = {key: said for key, said in observed.items() if key not in expected}
+    assert not unexplained, f"failures no reviewed defect explains (a grader bug?): {unexplained}"
+    stale = expected - set(observed)
+    assert not stale, f"expected failures that did not happen: {sorted(stale)}"
