@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from graders.base import Finding, GradeResult, GradingContext, register_grader
-from graders.expectations import load_expectations
+from graders.expectations import expectations_digest, load_expectations
 from graders.schema import match_entities, read_schema
 from harness.errors import InfrastructureError
 
@@ -18,7 +18,8 @@ from harness.errors import InfrastructureError
 @register_grader
 class BootGrader:
     name = "boot"
-    version = "2"  # 2: tables found by the schema grader's entity matcher
+    # 2: tables found by the schema grader's entity matcher (its data is part of the grade)
+    version = f"2+{expectations_digest()}"
     needs_live_app = False
 
     def grade(self, context: GradingContext) -> GradeResult:
