@@ -7,7 +7,14 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from harness.errors import InfrastructureError
-from harness.sandbox.databases import DatabaseServer, connect_server
+from harness.sandbox.databases import (
+    MYSQL_COLLATION,
+    POSTGRES_COLLATION,
+    SAMPLE_CONNECTION_LIMIT,
+    DatabaseServer,
+    connect_server,
+    engine_label,
+)
 
 
 @pytest.mark.parametrize("kind", ["postgres", "mysql"])
@@ -72,3 +79,62 @@ def test_server_versions_are_read_from_the_servers(servers: dict[str, DatabaseSe
 def test_unreachable_server_url_is_an_infrastructure_error() -> None:
     with pytest.raises(InfrastructureError, match="127.0.0.1:1"):
         connect_server("postgres", "postgresql://nobody:x@127.0.0.1:1/postgres")
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_sample_databases_answer_the_same_anywhere(
+    servers: dict[str, DatabaseServer], kind: str
+) -> None:
+    """UTC sessions, an explicit collation whatever the server's default, and a cap on
+    the sample user's connections (a leaky candidate cannot starve the others)."""
+    server = servers[kind]
+    database = server.create_sample_database("settings")
+    try:
+        engine = create_engine(database.sync_url)
+        with engine.connect() as conn:
+            if kind == "postgres":
+                zone = conn.execute(text("SHOW timezone")).scalar()
+                collation = conn.execute(text("SHOW lc_collate")).scalar()
+                limit = conn.execute(
+                    text("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user")
+                ).scalar()
+            else:
+                zone, collation = conn.execute(
+                    text("SELECT @@time_zone, @@collation_database")
+                ).one()
+                limit = conn.execute(text("SELECT @@max_user_connections")).scalar()
+        engine.dispose()
+    finally:
+        server.drop_sample_database(database)
+    assert zone in ("UTC", "+00:00")
+    assert collation == (POSTGRES_COLLATION if kind == "postgres" else MYSQL_COLLATION)
+    assert limit == SAMPLE_CONNECTION_LIMIT
+
+
+def test_a_dropped_postgres_sample_leaves_no_statement_statistics(
+    servers: dict[str, DatabaseServer],
+) -> None:
+    server = servers["postgres"]
+    server._execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    database = server.create_sample_database("stats")
+    engine = create_engine(database.sync_url)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 42 AS statistics_probe"))
+    engine.dispose()
+    role = server._execute(f"SELECT oid FROM pg_roles WHERE rolname = '{database.user}'")[0]
+    counted = f"SELECT count(*) FROM pg_stat_statements WHERE userid = {role}"
+    assert int(server._execute(counted)[0]) > 0
+    server.drop_sample_database(database)
+    assert int(server._execute(counted)[0]) == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "version", "label"),
+    [
+        ("postgres", "PostgreSQL 15.18 (Debian 15.18-0+deb12u1) on x86_64", "postgres 15.18"),
+        ("mysql", "10.11.6-MariaDB-0+deb12u1", "mariadb 10.11.6"),
+        ("mysql", "8.4.3", "mysql 8.4.3"),
+    ],
+)
+def test_engine_labels_tell_mysql_and_mariadb_apart(kind: str, version: str, label: str) -> None:
+    assert engine_label(kind, version) == label
