@@ -101,8 +101,12 @@ from graders.probes.plan import (
 from graders.probes.tokens import b64url, common_jwt_secrets, hmac_signs, split_token
 from harness.errors import InputFileError
 
+# The budget is in requests; the wall-clock cap is a safety net for an app that hangs
+# (each request also has REQUEST_TIMEOUT_S), set well above what a loaded machine needs
+# (3-5 s for every reference) so the grade never depends on how busy the machine is. A
+# run that hits it is marked incomplete.
 MAX_REQUESTS = 400
-BUDGET_S = 20.0
+BUDGET_S = 120.0
 REQUEST_TIMEOUT_S = 5.0
 MAX_EVIDENCE = 3
 ACCESS_TOKEN_MAX_S = 3600 + 120
@@ -358,6 +362,7 @@ class SecurityProbe:
         self.stored_secrets: list[str] = []
         self.notes: list[str] = []
         self.errors: list[str] = []
+        self.incomplete = ""  # why the probes stopped before the end, if they did
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -443,6 +448,7 @@ class SecurityProbe:
                 step()
             except ProbeBudgetExceeded as exc:
                 self.notes.append(f"stopped before the end: {exc}")
+                self.incomplete = str(exc)
                 for rest in steps[index:]:
                     why = f"the probe budget ran out ({exc})"
                     self.log.not_verified_all(self.STEP_CHECKS[rest.__name__], why)
@@ -1045,7 +1051,8 @@ class SecurityGrader:
     name = "security"
     # 3: applicable checks from the plan alone, not verified counts as failed, coverage
     # gating, same-origin redirects followed, per-grade identities, plan query targets.
-    version = f"3+{probes_digest()}"
+    # 4: a wall-clock safety cap (120 s) instead of a 20 s budget; a cut run is marked
+    version = f"4+{probes_digest()}"
     needs_live_app = True
 
     def grade(self, context: GradingContext) -> GradeResult:
@@ -1094,8 +1101,19 @@ class SecurityGrader:
         summary = {
             name: log.status(name) if log.applies(name) else "not-applicable" for name in CHECKS
         }
+        if probe.incomplete:
+            findings.append(
+                Finding(
+                    grader=self.name,
+                    check="security-incomplete",
+                    severity="info",
+                    message=f"the probes stopped before the end: {probe.incomplete}; the checks "
+                    "left count as not verified",
+                )
+            )
         details = {
             "checks": summary,
+            "incomplete": bool(probe.incomplete),
             "requests": requests,
             "redirected": sum(1 for exchange in probe.client.exchanges if exchange.redirects),
             "notes": probe.notes[:20],
