@@ -893,8 +893,7 @@ class FuzzGrader:
             findings.append(self._missing_finding(plan))
         for (operation, check_name), failures in sorted(verdicts.failing.items()):
             findings.append(self._failure_finding(config, operation, check_name, failures))
-        findings.extend(self._never_ran_findings(config, cells))
-        findings.extend(self._not_exercised_findings(config, cells))
+        findings.extend(self._unran_findings(config, cells))
         unreached = [op for op, row in cells.items() if "not-reached" in row.values()]
         if unreached:
             findings.append(self._unreached_finding(unreached))
@@ -926,39 +925,28 @@ class FuzzGrader:
             "its refusals: nothing of it was tested.",
         )
 
-    def _never_ran_findings(
+    def _unran_findings(
         self, config: FuzzConfig, cells: dict[str, dict[str, CellState]]
     ) -> list[Finding]:
+        """One finding per check with cells that never ran: failed ("never-ran") or, for
+        the checks whose running depends on the exploration, reported ("not-exercised")."""
         findings: list[Finding] = []
         for check in config.active_checks:
-            where = [op for op, row in cells.items() if row.get(check.name) == "never-ran"]
-            if where:
+            for state in ("never-ran", "not-exercised"):
+                where = [op for op, row in cells.items() if row.get(check.name) == state]
+                if not where:
+                    continue
+                scored = state == "never-ran"
                 findings.append(
                     Finding(
                         grader=self.name,
-                        check="never-ran",
-                        severity="medium",
-                        message=f"{check.name} never ran on {', '.join(where)}; counted as failed",
-                        evidence=f"{check.name} applies there: {check.applies_why}",
-                    )
-                )
-        return findings
-
-    def _not_exercised_findings(
-        self, config: FuzzConfig, cells: dict[str, dict[str, CellState]]
-    ) -> list[Finding]:
-        findings: list[Finding] = []
-        for check in config.active_checks:
-            where = [op for op, row in cells.items() if row.get(check.name) == "not-exercised"]
-            if where:
-                findings.append(
-                    Finding(
-                        grader=self.name,
-                        check="not-exercised",
-                        severity="info",
-                        message=f"{check.name} was not exercised on {', '.join(where)}; "
-                        "not scored",
-                        evidence=check.when_never_ran_why,
+                        check=state,
+                        severity="medium" if scored else "info",
+                        message=f"{check.name} never ran on {', '.join(where)}; "
+                        + ("counted as failed" if scored else "not scored"),
+                        evidence=f"{check.name} applies there: {check.applies_why}"
+                        if scored
+                        else check.when_never_ran_why,
                     )
                 )
         return findings
