@@ -36,7 +36,6 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 from docker.models.networks import Network
-from docker.types import LogConfig, Ulimit
 
 from harness.errors import HarnessError, InfrastructureError
 from harness.sandbox.agent_run import CONTAINER_PATHS, AgentOutcome, tail
@@ -198,26 +197,12 @@ class AgentSandbox:
             working_dir=WORKSPACE,
             hostname="agent",
             init=True,
-            read_only=True,
+            # Unlike a candidate's, an agent's /tmp may hold programs its tools run.
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m,mode=1777"},
             volumes=volumes,
-            mem_limit=f"{limits.memory_mb}m",
-            memswap_limit=f"{limits.memory_mb}m",
-            nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
-            ulimits=[
-                Ulimit(name="nofile", soft=1024, hard=1024),
-                Ulimit(name="core", soft=0, hard=0),
-                Ulimit(name="fsize", soft=64 * 2**20, hard=64 * 2**20),
-            ],
-            oom_score_adj=1000,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
             sysctls={"net.ipv6.conf.all.disable_ipv6": "1"} if network != "none" else None,
-            log_config=LogConfig(
-                type=LogConfig.types.JSON, config={"max-size": "4m", "max-file": "1"}
-            ),
             **networking,
+            **limits.container_options(),
         )
 
     @staticmethod

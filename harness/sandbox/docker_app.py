@@ -83,6 +83,30 @@ class AppLimits:
         )
 
 
+    def container_options(self) -> dict[str, Any]:
+        """The docker `run` options every locked-down container of the harness shares
+        (candidates and CLI agents): these limits, no capabilities, no new privileges,
+        a read-only root and capped engine logs."""
+        return {
+            "read_only": True,
+            "mem_limit": f"{self.memory_mb}m",
+            "memswap_limit": f"{self.memory_mb}m",
+            "nano_cpus": int(self.cpus * 1e9),
+            "pids_limit": self.pids,
+            "ulimits": [
+                Ulimit(name="nofile", soft=1024, hard=1024),
+                Ulimit(name="core", soft=0, hard=0),
+                Ulimit(name="fsize", soft=64 * 2**20, hard=64 * 2**20),
+            ],
+            "oom_score_adj": 1000,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "log_config": LogConfig(
+                type=LogConfig.types.JSON, config={"max-size": "4m", "max-file": "1"}
+            ),
+        }
+
+
 class _LogPump:
     """Copies the container's output into `path`, capped.
 
@@ -278,28 +302,13 @@ class DockerApp:
             user=f"{APP_UID}:{APP_UID}",
             working_dir="/app",
             hostname="candidate",
-            read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmp_mb}m,mode=1777"},
             volumes={str(self.staging): {"bind": "/app", "mode": "ro"}},
-            mem_limit=f"{limits.memory_mb}m",
-            memswap_limit=f"{limits.memory_mb}m",
-            nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
-            ulimits=[
-                Ulimit(name="nofile", soft=1024, hard=1024),
-                Ulimit(name="core", soft=0, hard=0),
-                Ulimit(name="fsize", soft=64 * 2**20, hard=64 * 2**20),
-            ],
-            oom_score_adj=1000,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
             network=str(self.network.name),
             dns=[UNROUTABLE_DNS],
             dns_opt=["timeout:1", "attempts:1"],
             sysctls={"net.ipv6.conf.all.disable_ipv6": "1"},
-            log_config=LogConfig(
-                type=LogConfig.types.JSON, config={"max-size": "4m", "max-file": "1"}
-            ),
+            **limits.container_options(),
         )
         self.container.start()
         self.container.reload()
