@@ -12,7 +12,9 @@ DB ?= postgres,mysql
 RUNTIME ?= auto
 # OFFLINE=1: `make images` builds the docker runtime's images from Debian packages.
 OFFLINE ?=
-PYTEST_ARGS ?=
+# The suite runs one worker per core (pytest-xdist), each file on one worker so its
+# module-wide fixtures (the corpus, the null agents) are graded once.
+PYTEST_ARGS ?= -n auto --dist loadfile
 # Optional: a cost cap in USD, NO_CACHE=1 to ask the model again, sampling parameters.
 MAX_COST ?=
 NO_CACHE ?=
