@@ -82,7 +82,6 @@ class AppLimits:
             tmp_mb=int(_env_number("HARNESS_DOCKER_TMP_MB", cls.tmp_mb)),
         )
 
-
     def container_options(self) -> dict[str, Any]:
         """The docker `run` options every locked-down container of the harness shares
         (candidates and CLI agents): these limits, no capabilities, no new privileges,
