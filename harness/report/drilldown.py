@@ -220,15 +220,11 @@ class _ArtifactReader:
     def _failing_tests(
         self, record: dict[str, Any], db_dir: Path | None, where: str
     ) -> tuple[list[dict[str, str]], str | None, set[str]]:
-        """Failing hidden tests with their assertion, from hidden-tests.json; the names
-        alone from the row when the file is gone."""
+        """Failing hidden tests with their assertion, from hidden-tests.json and
+        robustness-tests.json; the names alone from the row when the files are gone."""
         entries: list[dict[str, str]] = []
-        report = None if db_dir is None else db_dir / "hidden-tests.json"
-        try:
-            data = json.loads(report.read_text(encoding="utf-8")) if report else None
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, list):
+        data = _test_reports(db_dir)
+        if data is not None:
             for test in data:
                 if isinstance(test, dict) and test.get("outcome") not in ("passed", "skipped"):
                     message = str(test.get("message", ""))
@@ -326,3 +322,22 @@ class _ArtifactReader:
             )
             sample["response"], sample["response_note"] = text, note
         return sample
+
+
+TEST_REPORTS = ("hidden-tests.json", "robustness-tests.json")
+
+
+def _test_reports(db_dir: Path | None) -> list[Any] | None:
+    """The functional and robustness tests' reports of one row, together (None when
+    neither is readable)."""
+    if db_dir is None:
+        return None
+    found: list[Any] | None = None
+    for name in TEST_REPORTS:
+        try:
+            data = json.loads((db_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, list):
+            found = (found or []) + data
+    return found
