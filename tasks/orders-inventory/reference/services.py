@@ -107,7 +107,9 @@ async def create_product(session: AsyncSession, payload: ProductCreate) -> Produ
     return await commit_product(session, product)
 
 
-async def update_product(session: AsyncSession, product_id: int, payload: ProductUpdate) -> Product:
+async def update_product(
+    session: AsyncSession, product_id: int, payload: ProductUpdate
+) -> Product:
     product = await get_product(session, product_id)
     changes = payload.model_dump(exclude_unset=True)
     new_sku = changes.get("sku")
