@@ -5,6 +5,8 @@ leaves to the candidate (table names, column names, extra response fields, error
 - A password leaks when its plaintext, or a value shaped like a password hash, is in a
   response, or when a field whose name *is* a password field carries a string; a field
   that merely contains the word (`password_changed_at`) is not a leak.
+- Access tokens are verified only as the contracts state: HS256 with JWT_SECRET, `sub`
+  and `exp` present; every other claim is the app's choice.
 - Orderings are checked within ties: two rows with the same sort key may come in either
   order (MySQL keeps timestamps to the second unless told otherwise).
 """
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import jwt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -181,3 +184,31 @@ def assert_validation_detail(response: httpx.Response, field: str | None = None)
     if field is not None:
         named = [entry for entry in body["detail"] if field in [str(p) for p in entry["loc"]]]
         assert named, f"no 422 detail entry names {field!r}: {body['detail']!r}"
+
+
+def decode_access_token(token: str, secret: str, leeway_s: float = 5.0) -> dict[str, Any]:
+    """The access token's claims, verified the way the contracts state: HS256 signed with
+    JWT_SECRET, `sub` and `exp` present (an AssertionError otherwise). Extra claims
+    (`aud`, `iss`, `iat`, `nbf`, `jti`, `type`, ...) are the app's choice: not checked."""
+    header = jwt.get_unverified_header(token)
+    assert header.get("alg") == "HS256", f"access token header alg is {header.get('alg')!r}"
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={
+                "require": ["exp", "sub"],
+                "verify_aud": False,
+                "verify_iss": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "verify_sub": False,
+                "verify_jti": False,
+            },
+            leeway=leeway_s,
+        )
+    except jwt.PyJWTError as exc:
+        raise AssertionError(f"access token does not verify with JWT_SECRET: {exc!r}") from exc
+    assert isinstance(claims, dict)
+    return claims

@@ -15,6 +15,7 @@ from graders.testkit import (
     assert_no_password,
     assert_password_not_stored,
     assert_validation_detail,
+    decode_access_token,
 )
 from sqlalchemy.engine import Engine
 
@@ -58,30 +59,6 @@ def unsigned_token(claims: dict[str, Any]) -> str:
     return f"{header}.{payload}."
 
 
-def decode_access_token(token: str, secret: str) -> dict[str, Any]:
-    """The access token's claims, verified only as the contract states: HS256 with
-    JWT_SECRET, `sub` and `exp` present. Extra claims (`aud`, `iss`, `jti`, `type`, ...)
-    are the app's choice and are not checked."""
-    header = jwt.get_unverified_header(token)
-    assert header.get("alg") == "HS256", f"access token header alg is {header.get('alg')!r}"
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=["HS256"],
-            options={
-                "require": ["exp", "sub"],
-                "verify_aud": False,
-                "verify_iss": False,
-                "verify_sub": False,
-                "verify_jti": False,
-            },
-            leeway=CLOCK_SLACK_S,
-        )
-    except jwt.PyJWTError as exc:
-        raise AssertionError(f"access token does not verify with JWT_SECRET: {exc!r}") from exc
-    assert isinstance(claims, dict)
-    return claims
 
 
 def bad_authorizations(account: Account, jwt_secret: str) -> dict[str, dict[str, str]]:

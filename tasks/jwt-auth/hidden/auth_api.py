@@ -183,31 +183,6 @@ def sign_hs256(payload: dict[str, Any], secret: str, header: dict[str, Any]) -> 
     return jwt.encode(payload, secret, algorithm="HS256", headers=fields)
 
 
-def decode_access_token(token: str, secret: str) -> dict[str, Any]:
-    """The access token's claims, verified the way the contract states (HS256, JWT_SECRET)."""
-    header = jwt.get_unverified_header(token)
-    assert header.get("alg") == "HS256", f"access token header alg is {header.get('alg')!r}"
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=["HS256"],
-            # Only the signature, sub and exp are the contract's; other claims are free.
-            options={
-                "require": ["exp", "sub"],
-                "verify_aud": False,
-                "verify_iss": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-                "verify_sub": False,
-                "verify_jti": False,
-            },
-            leeway=CLOCK_SLACK_S,
-        )
-    except jwt.PyJWTError as exc:
-        raise AssertionError(f"access token does not verify with JWT_SECRET: {exc!r}") from exc
-    assert isinstance(claims, dict)
-    return claims
 
 
 def hs256_claims(token: str, secret: str) -> dict[str, Any] | None:

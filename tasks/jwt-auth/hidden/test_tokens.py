@@ -24,7 +24,6 @@ from auth_api import (
     assert_refresh_works,
     assert_status,
     change_password,
-    decode_access_token,
     encode_segment,
     expired_claims,
     hs256_claims,
@@ -38,7 +37,7 @@ from auth_api import (
     token_parts,
 )
 
-from graders.testkit import parse_timestamp
+from graders.testkit import decode_access_token, parse_timestamp
 
 MAX_ACCESS_TTL_S = 60 * 60
 
