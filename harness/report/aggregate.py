@@ -96,7 +96,7 @@ def aggregate_results(
     seed: int = 0,
     level: float = DEFAULT_LEVEL,
 ) -> Leaderboard:
-    frame = results.frame
+    frame = by_engine(results.frame)
     tasks = tuple(sorted(frame["task"].unique())) if len(frame) else ()
     databases = tuple(sorted(frame["database"].unique())) if len(frame) else ()
     metrics = metrics_for(results.graders, tasks, databases, ks)
@@ -321,11 +321,19 @@ def _estimates(
     return out
 
 
+def by_engine(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with `database` naming the engine family (MariaDB apart from MySQL), as
+    the leaderboard's per-database columns and cells report them."""
+    if "engine" not in frame or frame.empty:
+        return frame
+    return frame.assign(database=frame["engine"])
+
+
 def cell_table(results: ResultSet, ks: Sequence[int] = DEFAULT_KS) -> pd.DataFrame:
     """One row per (model, prompt, task, database): counts, mean overall, pass@k."""
     keys = [*GROUP_KEY, "task", "database"]
     columns = [*keys, "rows", "infra_errors", "n", "passes", "overall", *(f"pass@{k}" for k in ks)]
-    frame = results.frame
+    frame = by_engine(results.frame)
     if frame.empty:
         return pd.DataFrame(columns=columns)
     scored = ~frame["infra"].astype(bool)

@@ -196,7 +196,7 @@ class _ArtifactReader:
             "run": str(record["run_id"]),
             "task": str(record["task"]),
             "sample": int(record["sample"]),
-            "db": str(record["database"]),
+            "db": str(record.get("engine") or record["database"]),
             "status": str(record["status"]),
             "overall": scores.get("overall"),
             "scores": scores,

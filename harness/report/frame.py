@@ -153,7 +153,8 @@ def _record(
         "run_id": run_id,
         "task": result.task,
         "sample": result.sample,
-        "database": database_label(result),
+        "database": result.database,
+        "engine": database_label(result),
         "infra": infra,
         "infra_error": result.infra_error,
         "boot_ok": result.boot.ok,
@@ -175,8 +176,10 @@ def _record(
 
 
 def database_label(result: SampleResult) -> str:
-    """The row's database as reported: the engine family when known, so MySQL and
-    MariaDB (which differ in timestamp rounding and collation defaults) are apart."""
+    """The row's database engine as the leaderboard groups it: the engine family when
+    known, so MySQL and MariaDB (which differ in timestamp rounding and collation
+    defaults) are reported apart; the kind (`postgres`, `mysql`) otherwise. Pairing,
+    artifacts and filters keep using the kind (`database`)."""
     engine = result.database_engine
     family = engine.split()[0] if engine else ""
     return (
@@ -201,6 +204,7 @@ def _frame(records: list[dict[str, Any]], graders: list[str]) -> pd.DataFrame:
         "task",
         "sample",
         "database",
+        "engine",
         "infra",
         "infra_error",
         "sandboxed",
