@@ -18,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from graders.base import Finding, GradeResult, GradingContext, register_grader
+from graders.digest import files_digest
 from graders.pytest_plugin import ROBUSTNESS_MARKER
 from harness.config import HIDDEN_TESTS_TIMEOUT_S
+
+PLUGIN_PATH = Path(__file__).resolve().parent / "pytest_plugin.py"
+TESTKIT_PATH = Path(__file__).resolve().parent / "testkit.py"
 
 
 class HiddenTestsGrader:
@@ -27,8 +31,9 @@ class HiddenTestsGrader:
 
     name = "hidden-tests"
     # 2: marker selection, per-test timeout, partial credit on a cut suite; 3: the client
-    # retries a request once on a kept-alive connection the app closed
-    version = "3"
+    # retries a request once on a kept-alive connection the app closed. The plugin and the
+    # test kit every hidden test uses are part of the grade (the tests are the task's).
+    version = f"3+{files_digest([PLUGIN_PATH, TESTKIT_PATH])}"
     needs_live_app = True
     marker_expression = ""
     report_stem = "hidden-tests"  # <stem>.json (per-test outcomes) and <stem>.log

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -49,6 +48,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from graders.digest import files_digest
 from graders.extreme_inputs import ExtremeHit, classify_request
 from graders.fuzz_cells import (
     AppliesTo,
@@ -231,12 +231,7 @@ def data_digest() -> str:
     probe plans it takes the fuzz user's account from, and the extreme-input classes it
     shares with the robustness grader): part of its version, so a grade cached under an
     older file is not reused. Task files are in the task's own hash."""
-    digest = hashlib.sha256()
-    shared = [CONFIG_PATH, EXTREME_INPUTS_PATH, *sorted(PLANS_DIR.glob("*.yaml"))]
-    for path in shared:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return files_digest([CONFIG_PATH, EXTREME_INPUTS_PATH, *sorted(PLANS_DIR.glob("*.yaml"))])
 
 
 @dataclass(frozen=True)

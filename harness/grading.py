@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from graders import registered_graders
@@ -15,7 +15,7 @@ from graders.base import Finding, GradeResult, GradingContext
 from graders.contract import ContractCoverage, measure_coverage
 from graders.probes.client import ProbeClient
 from harness.config import STARTUP_TIMEOUT_S
-from harness.errors import InfrastructureError
+from harness.errors import HarnessError, InfrastructureError
 from harness.failpoints import failpoint
 from harness.results import BootRecord, SampleResult
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
@@ -149,7 +149,9 @@ class LiveSample:
         )
         return _boot(self.app, run)
 
-    def context(self, boot: BootOutcome, coverage: ContractCoverage) -> GradingContext:
+    def context(
+        self, boot: BootOutcome, coverage: ContractCoverage | None = None
+    ) -> GradingContext:
         run, database, app = self.run, self.database, self.app
         assert database is not None and app is not None
         return GradingContext(
@@ -194,27 +196,43 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         timings["boot"] = round(boot.seconds, 3)
         if boot.infra_error is not None:
             return _infra_result(run, boot.infra_error, timings)
-        assert sample.app is not None and sample.database is not None
-        coverage = _measure_coverage(run.task, sample.app, boot.ok)
-        write_json_atomic(run.artifacts_dir / "coverage.json", coverage.as_details())
+        assert sample.app is not None
         sandboxed = sample.app.sandboxed
-        context = sample.context(boot, coverage)
+        context = sample.context(boot)
+        coverage: ContractCoverage | None = None
+        rebooted = False
         grades: list[GradeResult] = []
         for name in run.graders:
-            if name in FRESH_APP_GRADERS and boot.ok and sample.log_name == "app.log":
+            if name in FRESH_APP_GRADERS and coverage is None:
+                # Measured after the hidden tests (its plain requests must not meet them),
+                # before the graders that score per operation.
+                coverage = _coverage_of(run, sample, boot)
+            if name in FRESH_APP_GRADERS and boot.ok and not rebooted:
                 # The probing graders start from a fresh app and database: what they
                 # find must not depend on what the hidden tests left behind.
+                rebooted = True
                 sample.close()
                 sample = LiveSample(run, jwt_secret, "app-probed.log")
                 fresh = sample.open()
                 timings["reboot"] = round(fresh.seconds, 3)
                 if fresh.infra_error is not None:
                     return _infra_result(run, fresh.infra_error, timings)
+                if not fresh.ok:
+                    fresh = replace(
+                        fresh, error=f"the app did not boot again for {name}: {fresh.error}"
+                    )
                 context = sample.context(fresh, coverage)
             assert sample.database is not None
             grades.append(_run_grader(run, name, context, timings, sample.database))
+        if coverage is None:
+            coverage = _coverage_of(run, sample, boot)
     except InfrastructureError as exc:
         return _infra_result(run, str(exc), timings)
+    except HarnessError:
+        raise  # a configuration error (a malformed plan or task file): the run stops
+    except Exception:
+        # The harness's own code failed (not a grader's verdict on the app): retried.
+        return _infra_result(run, "harness error:\n" + traceback.format_exc(limit=8), timings)
     finally:
         sample.close()
     timings["total"] = round(time.monotonic() - started, 3)
@@ -247,6 +265,14 @@ def _boot(app: CandidateApp, run: CandidateRun) -> BootOutcome:
         names = ", ".join(sorted(run.files))
         return BootOutcome(ok=False, seconds=0.0, error=f"no main.py among the files ({names})")
     return app.start(run.startup_timeout_s)
+
+
+def _coverage_of(run: CandidateRun, sample: LiveSample, boot: BootOutcome) -> ContractCoverage:
+    """The app's contract coverage, measured on the sample's current app, and stored."""
+    assert sample.app is not None
+    coverage = _measure_coverage(run.task, sample.app, boot.ok)
+    write_json_atomic(run.artifacts_dir / "coverage.json", coverage.as_details())
+    return coverage
 
 
 def _measure_coverage(task: Task, app: CandidateApp, booted: bool) -> ContractCoverage:
@@ -284,7 +310,13 @@ def _grader_failed(
     password back (an app may have changed it); else (InfrastructureError) the row is
     retried. Otherwise the failure came from the app (it answered or stored something
     the grader could not read): the grader scores 0 and says why."""
-    run.server.reset_sample_user(database)
+    try:
+        run.server.reset_sample_user(database)
+    except InfrastructureError as broken:
+        raise InfrastructureError(
+            f"{broken} (checked after the {name} grader failed: "
+            f"{error.__class__.__name__}: {error})"
+        ) from error
     trace = "".join(traceback.format_exception(error, limit=6))
     return GradeResult(
         grader=name,
@@ -320,14 +352,21 @@ def _run_grader(
                 Finding(
                     grader=name,
                     check="not-run",
-                    severity="info",
+                    # A probing grader that could not run found nothing: the row cannot
+                    # count as secure (a high finding), whatever the hidden tests said.
+                    severity="high" if name in FRESH_APP_GRADERS else "info",
                     message="not run: the app did not boot",
+                    evidence=context.boot_error or "",
                 )
             ],
         )
     else:
         try:
             grade = grader.grade(context)
+        except HarnessError as exc:
+            if not isinstance(exc, InfrastructureError):
+                raise  # a configuration error (a malformed plan): the run stops
+            grade = _grader_failed(run, database, name, exc)
         except Exception as exc:  # the app's doing unless the harness is broken
             grade = _grader_failed(run, database, name, exc)
     grade.seconds = round(time.monotonic() - began, 3)

@@ -65,6 +65,7 @@ from harness.sandbox.databases import DatabaseServer, server_alive
 from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import LOCAL_SERVERS, SERVER_URL_ENV, ServerPool, ServerSource
+from harness.scoring import composite_version
 from harness.store import RUN_FILE, RunStore, write_json_atomic, write_text_atomic
 from harness.tasks import Task, load_tasks
 
@@ -610,11 +611,11 @@ class EvalRun:
         response_text: str | None = None,
     ) -> SampleResult:
         """A cached grade when the inputs are unchanged; else grade, recovering servers."""
-        self.integrity.verify()
+        self._verify_integrity()
         key = grade_key(
             files,
             task.content_hash(),
-            grader_versions(DEFAULT_GRADERS),
+            [*grader_versions(DEFAULT_GRADERS), ("composite", composite_version())],
             runtime.describe(),
             pool.version(kind),
             kind,
@@ -644,9 +645,20 @@ class EvalRun:
                 break
             pool.recover(kind, server)
         self._count("graded")
-        if self.grade_cache is not None:
+        # Checked again before the grade is kept: a candidate that tampered while it was
+        # graded must not leave its grade behind (in the cache or the results).
+        self._verify_integrity()
+        if self.grade_cache is not None and not has_grader_error(result):
             self.grade_cache.put(key, result)
         return result
+
+    def _verify_integrity(self) -> None:
+        """Stop the run (no new generation either) when tasks/ or the graders changed."""
+        try:
+            self.integrity.verify()
+        except HarnessError as exc:
+            self.stopped = str(exc)
+            raise
 
     def _record(self, result: SampleResult, progress: RunProgress) -> None:
         result.run_id = self.run_id
@@ -654,6 +666,11 @@ class EvalRun:
         result.prompt = self.agent.ref
         self.store.append_result(result)
         progress.row_done(result)
+
+
+def has_grader_error(result: SampleResult) -> bool:
+    """Whether a grader raised on this row: never cached, so a fixed grader grades again."""
+    return any(finding.check == "grader-error" for finding in result.findings)
 
 
 def replace_sample(result: SampleResult, sample: int) -> SampleResult:

@@ -9,9 +9,14 @@ scaling, an app that only boots and has tidy code would still earn their weight.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
 
+import graders.contract
 from graders.base import Finding
+from graders.digest import files_digest
 from harness.config import COVERAGE_SCALED, GRADER_WEIGHTS
 
 # Security findings at these severities make a sample insecure (BaxBench's sec_pass).
@@ -36,6 +41,16 @@ def overall_score(
         for name, score in present.items()
     )
     return round(weighted / total_weight, 4)
+
+
+@cache
+def composite_version() -> str:
+    """What a row's `overall` and `coverage` are computed with (this module, the weights,
+    the coverage measurement): part of every grade's cache key, beside the graders'
+    versions, so a changed composite is never served from the cache."""
+    weights = repr(sorted(GRADER_WEIGHTS.items())) + repr(sorted(COVERAGE_SCALED))
+    code = files_digest([Path(__file__), Path(graders.contract.__file__)])
+    return f"{code}+{hashlib.sha256(weights.encode()).hexdigest()[:8]}"
 
 
 def correct_and_secure(scores: Mapping[str, float], findings: Sequence[Finding]) -> bool | None:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from graders.base import GradingContext
 from harness.errors import InfrastructureError
 from harness.grading import DEFAULT_GRADERS, CandidateRun, _grader_failed
 from harness.sandbox.databases import SERVER_CLASSES, DatabaseServer
@@ -22,12 +21,13 @@ KINDS = ("postgres", "mysql")
 # Run at startup, after the tables exist: the app locks the harness out of its user.
 _CHANGE_OWN_PASSWORD = {
     "postgres": "ALTER ROLE CURRENT_USER PASSWORD 'changed-by-the-app-1'",
-    # MariaDB's own-account form (MySQL 8 drops PASSWORD(): SET PASSWORD = '...').
-    "mysql": "SET PASSWORD = PASSWORD('changed-by-the-app-1')",
+    "mariadb": "SET PASSWORD = PASSWORD('changed-by-the-app-1')",
+    "mysql": "SET PASSWORD = 'changed-by-the-app-1'",  # MySQL 8 has no PASSWORD()
 }
 
 
-def _changes_its_password(kind: str) -> dict[str, str]:
+def _changes_its_password(server: DatabaseServer) -> dict[str, str]:
+    engine = server.engine_label().split()[0]
     task = load_task("user-crud")
     files = task.reference_files()
     files["main.py"] = files["main.py"].replace(
@@ -36,7 +36,7 @@ def _changes_its_password(kind: str) -> dict[str, str]:
         "    from sqlalchemy import text\n"
         "    from database import engine\n"
         "    async with engine.begin() as connection:\n"
-        f'        await connection.execute(text("{_CHANGE_OWN_PASSWORD[kind]}"))\n',
+        f'        await connection.execute(text("{_CHANGE_OWN_PASSWORD[engine]}"))\n',
     )
     assert "changed-by-the-app-1" in files["main.py"]
     return files
@@ -48,7 +48,12 @@ def test_an_app_that_changes_its_database_password_is_graded_not_infra(
 ) -> None:
     task = load_task("user-crud")
     result = grade_files(
-        task, _changes_its_password(kind), servers[kind], runtime_python, tmp_path, DEFAULT_GRADERS
+        task,
+        _changes_its_password(servers[kind]),
+        servers[kind],
+        runtime_python,
+        tmp_path,
+        DEFAULT_GRADERS,
     )
     assert result.infra_error is None, result.infra_error
     assert result.boot.ok
@@ -57,24 +62,6 @@ def test_an_app_that_changes_its_database_password_is_graded_not_infra(
     assert result.scores["boot"] == 1.0, result.findings
     # Every grader produced a score; none was dropped as infrastructure.
     assert set(DEFAULT_GRADERS) <= set(result.scores)
-
-
-def _context(task_id: str, server: DatabaseServer, tmp_path: Path) -> GradingContext:
-    database = server.create_sample_database("honesty")
-    return GradingContext(
-        task=load_task(task_id),
-        files={},
-        files_dir=tmp_path,
-        artifacts_dir=tmp_path,
-        database_kind=server.kind,
-        database_url=database.sync_url,
-        database_user=database.user,
-        admin_database_url=server.admin_url.render_as_string(hide_password=False),
-        base_url=None,
-        booted=False,
-        boot_error=None,
-        jwt_secret=None,
-    )
 
 
 @pytest.mark.parametrize("kind", KINDS)

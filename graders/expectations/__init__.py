@@ -36,7 +36,6 @@ File format (validated by `SchemaExpectations`):
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -44,6 +43,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from graders.digest import files_digest
 from harness.errors import InputFileError, describe_validation_error
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent
@@ -139,11 +139,7 @@ class SchemaExpectations(BaseModel):
 def expectations_digest(directory: Path = EXPECTATIONS_DIR) -> str:
     """A short hash of every expectations file: part of the schema grader's version, so
     grade caches keyed on grader versions notice an edited expectation."""
-    digest = hashlib.sha256()
-    for path in sorted(directory.glob("*.yaml")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return files_digest(sorted(directory.glob("*.yaml")))
 
 
 def expectations_path(task_id: str, directory: Path = EXPECTATIONS_DIR) -> Path:

@@ -16,7 +16,6 @@ text, code, int, date), drawn afresh for every grade.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from graders.digest import files_digest
 from graders.probes.client import Exchange, ProbeClient
 from harness.errors import InputFileError, describe_validation_error
 
@@ -169,11 +169,7 @@ def probes_digest(directory: Path = PLANS_DIR) -> str:
     """A short hash of every data file the probing graders read (the plans and the
     well-known JWT secrets): part of the security grader's version, so a cached grade
     made with other plans is not reused."""
-    digest = hashlib.sha256()
-    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.txt")]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return files_digest(sorted([*directory.glob("*.yaml"), *directory.glob("*.txt")]))
 
 
 def placeholders(template: Any) -> set[str]:

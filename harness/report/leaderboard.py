@@ -81,9 +81,13 @@ def _charts(board: Leaderboard) -> tuple[BarChart, BarChart, Scatter]:
     return overall, passing, cost
 
 
+# The page lists at most this many infrastructure-error rows (the count is always shown).
+INFRA_ROWS_SHOWN = 500
+
+
 def _infra_rows(results: ResultSet) -> list[dict[str, Any]]:
-    """Every row left with an infrastructure error after its retries: never scored, and
-    never dropped silently either."""
+    """Rows left with an infrastructure error after their retries: never scored, and
+    never dropped silently either (the first INFRA_ROWS_SHOWN; the page gives the count)."""
     frame = results.frame
     if not len(frame):
         return []
@@ -96,11 +100,9 @@ def _infra_rows(results: ResultSet) -> list[dict[str, Any]]:
             "task": row.task,
             "sample": row.sample,
             "database": row.database,
-            "error": str(row.infra_error or "").strip().splitlines()[0][:300]
-            if row.infra_error
-            else "",
+            "error": (str(row.infra_error or "").strip().splitlines() or [""])[0][:300],
         }
-        for row in rows.itertuples()
+        for row in rows.head(INFRA_ROWS_SHOWN).itertuples()
     ]
 
 

@@ -153,7 +153,16 @@ class DatabaseServer(ABC):
             user=f"u_{suffix}",
             password=secrets.token_urlsafe(18),
         )
-        self._execute(*self._create_statements(database))
+        try:
+            self._execute(*self._create_statements(database))
+        except InfrastructureError:
+            # A statement part-way failed (say, a collation the server lacks): drop what
+            # was created, so retries leave no orphan role or database behind.
+            try:
+                self.drop_sample_database(database)
+            except InfrastructureError:
+                pass
+            raise
         return database
 
     def drop_sample_database(self, database: SampleDatabase) -> None:

@@ -202,6 +202,9 @@ class LocalMySQLServer(MySQLServer):
         account = _service_account("mysql")
         workdir = Path(tempfile.mkdtemp(prefix="harness-my-"))
         log = workdir / "server.log"
+        # Its own temporary folder: servers bootstrapped at the same time (parallel test
+        # workers) clashed over temporary tables in a shared /tmp.
+        (workdir / "tmp").mkdir()
         chown_tree(workdir, account)
         os.chmod(workdir, 0o700)  # the socket inside trusts OS accounts: keep others out
         user_flag = [f"--user={account}"] if account else []
@@ -211,6 +214,7 @@ class LocalMySQLServer(MySQLServer):
                 "--no-defaults",
                 *user_flag,
                 f"--datadir={workdir / 'data'}",
+                f"--tmpdir={workdir / 'tmp'}",
                 "--auth-root-authentication-method=socket",
                 "--skip-test-db",
             ],
@@ -227,6 +231,7 @@ class LocalMySQLServer(MySQLServer):
                     "--no-defaults",
                     *user_flag,
                     f"--datadir={workdir / 'data'}",
+                    f"--tmpdir={workdir / 'tmp'}",
                     "--bind-address=127.0.0.1",
                     f"--port={port}",
                     f"--socket={socket_path}",

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Protocol
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InfrastructureError
 from harness.sandbox.databases import DatabaseServer, connect_server, server_alive
 from harness.sandbox.local_servers import (
     LocalMySQLServer,
@@ -62,9 +62,16 @@ class LocalServers:
         url = _server_url(kind)
         if url:
             return connect_server(kind, url)
-        if kind == "postgres":
-            return LocalPostgresServer.start()
-        return LocalMySQLServer.start()
+        start = LocalPostgresServer.start if kind == "postgres" else LocalMySQLServer.start
+        try:
+            return start()
+        except InfrastructureError as exc:
+            # A fresh server in a fresh folder: a bootstrap that failed once (seen when
+            # several started at the same moment) usually starts the second time.
+            print(
+                f"harness: the {kind} server did not start ({exc}); trying again", file=sys.stderr
+            )
+            return start()
 
     def server_version(self, kind: str) -> str:
         url = _server_url(kind)

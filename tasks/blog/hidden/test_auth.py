@@ -11,14 +11,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from graders.testkit import (
-    assert_no_password,
-    assert_password_not_stored,
-    assert_validation_detail,
-    decode_access_token,
-)
-from sqlalchemy.engine import Engine
-
 from blog_support import (
     Account,
     assert_not_server_error,
@@ -37,6 +29,13 @@ from blog_support import (
     patch_post,
     register,
 )
+from graders.testkit import (
+    assert_no_password,
+    assert_password_not_stored,
+    assert_validation_detail,
+    decode_access_token,
+)
+from sqlalchemy.engine import Engine
 
 # Seconds of clock difference tolerated between the app and the tests (one machine).
 CLOCK_SLACK_S = 5
@@ -57,8 +56,6 @@ def unsigned_token(claims: dict[str, Any]) -> str:
     header = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     payload = b64url(json.dumps(claims).encode())
     return f"{header}.{payload}."
-
-
 
 
 def bad_authorizations(account: Account, jwt_secret: str) -> dict[str, dict[str, str]]:

@@ -16,9 +16,8 @@ from typing import Any
 import httpx
 import jwt
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
 from graders.testkit import as_text
+from sqlalchemy.engine import Engine
 
 # "They are stored only as a bcrypt or argon2 hash": how such a stored hash begins.
 HASH_PREFIXES = ("$argon2", "$2a$", "$2b$", "$2y$", "$bcrypt-sha256$")
@@ -181,8 +180,6 @@ def sign_hs256(payload: dict[str, Any], secret: str, header: dict[str, Any]) -> 
     """A JWT with the given claims, signed HS256 with `secret`, keeping extra header fields."""
     fields = {name: value for name, value in header.items() if name not in ("alg", "typ")}
     return jwt.encode(payload, secret, algorithm="HS256", headers=fields)
-
-
 
 
 def hs256_claims(token: str, secret: str) -> dict[str, Any] | None:
