@@ -29,6 +29,8 @@ from harness.config import CACHE_DIR
 CACHE_FORMAT = 1
 # Answers not worth replaying: a CLI agent cut off by its time limit may finish next time.
 _NOT_CACHED_REASONS = frozenset({"timeout"})
+# Providers that load the agent definition file itself, not only its system prompt.
+AGENT_FILE_PROVIDERS = frozenset({"claude-code"})
 
 
 def cache_key(provider: Provider, request: GenerationRequest) -> str:
@@ -43,6 +45,8 @@ def cache_key(provider: Provider, request: GenerationRequest) -> str:
         "params": request.params.model_dump(mode="json"),
         "sample": request.sample,
     }
+    if provider.name in AGENT_FILE_PROVIDERS:  # they read the whole file, front matter too
+        material["agent_file"] = request.agent_file
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -108,8 +108,11 @@ def estimate_cost(model: str, usage: Usage, prices: PriceTable | None = None) ->
 def response_cost(
     response: ModelResponse, requested_model: str, prices: PriceTable | None = None
 ) -> float | None:
-    """USD for one answer, priced as the model that answered (a dated snapshot id) or,
-    when that id has no price (a gateway's own name), as the model asked for."""
+    """USD for one answer: what the agent reported, else priced as the model that answered
+    (a dated snapshot id) or, when that id has no price (a gateway's own name), as the
+    model asked for."""
+    if response.cost_usd is not None:
+        return response.cost_usd  # what the agent itself counted (Claude Code's result)
     prices = prices or PriceTable.load()
     cost = estimate_cost(response.model, response.usage, prices)
     return cost if cost is not None else estimate_cost(requested_model, response.usage, prices)

@@ -500,6 +500,8 @@ class EvalRun:
             system_prompt=self.agent.system_prompt,
             user_message=build_user_message(task.brief()),
             params=self.config.params,
+            agent_name=self.agent.name,
+            agent_file=self.agent.path.read_text(encoding="utf-8"),
         )
         folder = self.store.sample_dir(task.id, sample)
         write_json_atomic(
@@ -511,12 +513,14 @@ class EvalRun:
         write_text_atomic(folder / "response.md", response.text)
         if response.files is not None:
             self.store.write_files(folder / "workspace", response.files)
+        for name, content in (response.artifacts or {}).items():
+            write_text_atomic(folder / name, content)  # a session's transcript and summary
         # response.json last: its presence marks the response as complete. `cost_usd` is
         # what the call cost when it was made (a cache hit cost this run nothing).
         write_json_atomic(
             folder / "response.json",
             {
-                **response.model_dump(exclude={"text"}),
+                **response.model_dump(exclude={"text", "artifacts"}),
                 "text": "",
                 "cost_usd": response_cost(response, self.provider.model, self.cost.prices),
             },

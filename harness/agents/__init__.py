@@ -1,6 +1,7 @@
 """Model providers, one module each: reference, replay, command, and the SDK-backed
-anthropic, openai and openai_compatible, which are imported on first use (see
-`register_lazy_provider`). Importing this package makes every one resolvable."""
+anthropic, openai and openai_compatible and the Claude Code CLI's claude_code, which
+are imported on first use (see `register_lazy_provider`). Importing this package makes
+every one resolvable."""
 
 from harness.agents import command, reference, replay
 from harness.agents.base import (
@@ -19,6 +20,7 @@ from harness.agents.retry import ProviderError, RetryPolicy
 register_lazy_provider("anthropic", "harness.agents.anthropic")
 register_lazy_provider("openai", "harness.agents.openai")
 register_lazy_provider("openai-compatible", "harness.agents.openai_compatible")
+register_lazy_provider("claude-code", "harness.agents.claude_code")
 
 __all__ = [
     "GenerationParams",

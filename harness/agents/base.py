@@ -32,6 +32,10 @@ class GenerationRequest:
     system_prompt: str
     user_message: str
     params: GenerationParams = field(default_factory=GenerationParams)
+    # The agent definition as a file (front matter and all), for agents that load it
+    # themselves (`claude-code:` installs it as a Claude Code subagent).
+    agent_name: str | None = None
+    agent_file: str | None = None
 
 
 class Usage(BaseModel):
@@ -41,6 +45,10 @@ class Usage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+
+
+# finish_reason values of an answer stopped by a limit rather than finished.
+TRUNCATING_REASONS = frozenset({"length", "timeout", "max_turns", "max_budget"})
 
 
 class ModelResponse(BaseModel):
@@ -58,11 +66,17 @@ class ModelResponse(BaseModel):
     # For agents that run programs (`command:`): whether they ran in the docker sandbox
     # (True) or on the host with the harness's environment (False). None: not applicable.
     sandboxed: bool | None = None
+    # What the call cost as the agent reported it (Claude Code's result event); None:
+    # priced from `usage` with the price table.
+    cost_usd: float | None = None
+    # Files kept beside the answer in the sample folder (a session's transcript.jsonl).
+    artifacts: dict[str, str] | None = None
 
     @property
     def truncated(self) -> bool:
-        """Cut off before the model finished: max tokens, or a CLI agent's time limit."""
-        return self.finish_reason in ("length", "timeout")
+        """Cut off before the model finished: max tokens, or a CLI agent's time, turn or
+        cost limit."""
+        return self.finish_reason in TRUNCATING_REASONS
 
 
 class Provider(Protocol):

@@ -1,0 +1,152 @@
+"""Reading a Claude Code session: its stream JSON (`--output-format stream-json
+--verbose`: one JSON event per line) into a summary, and into text a person can read.
+
+Events: `system` (init: tools, model), `assistant` (a message: text and `tool_use`
+blocks; `parent_tool_use_id` set inside a subagent), `user` (tool results), and one final
+`result` whose `subtype` says how the session ended (`success`, `error_max_turns`,
+`error_max_budget_usd`, `error_during_execution`) with `num_turns`, `total_cost_usd`
+and `usage`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# How a session stopped by a limit is recorded (ModelResponse.finish_reason).
+LIMIT_REASONS = {"error_max_turns": "max_turns", "error_max_budget_usd": "max_budget"}
+_SHOWN_INPUT = 600
+_SHOWN_RESULT = 1200
+
+
+@dataclass
+class SessionSummary:
+    """What the sample folder's session.json holds."""
+
+    result: str | None = None  # the result event's subtype; None: the CLI never wrote one
+    is_error: bool = False
+    turns: int = 0
+    tool_calls: dict[str, int] = field(default_factory=dict)
+    subagent_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None
+    final_text: str = ""
+    events: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "is_error": self.is_error,
+            "turns": self.turns,
+            "tool_calls": dict(sorted(self.tool_calls.items())),
+            "tool_calls_total": sum(self.tool_calls.values()),
+            "subagent_calls": self.subagent_calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost_usd": self.cost_usd,
+            "events": self.events,
+        }
+
+
+def parse_events(stream: str) -> list[dict[str, Any]]:
+    """The JSON events of a stream; lines that are not a JSON object are skipped."""
+    events: list[dict[str, Any]] = []
+    for line in stream.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def _blocks(event: dict[str, Any]) -> list[dict[str, Any]]:
+    message = event.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def summarise(events: list[dict[str, Any]]) -> SessionSummary:
+    summary = SessionSummary(events=len(events))
+    calls: Counter[str] = Counter()
+    for event in events:
+        if event.get("type") == "assistant":
+            for block in _blocks(event):
+                if block.get("type") == "tool_use":
+                    name = str(block.get("name", "?"))
+                    calls[name] += 1
+                    summary.subagent_calls += name in ("Agent", "Task")
+        elif event.get("type") == "result":
+            summary.result = str(event.get("subtype", ""))
+            summary.is_error = bool(event.get("is_error", False))
+            summary.turns = _int(event.get("num_turns"))
+            cost = event.get("total_cost_usd")
+            summary.cost_usd = float(cost) if isinstance(cost, int | float) else None
+            summary.final_text = str(event.get("result") or "")
+            raw_usage = event.get("usage")
+            usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+            cache_read = _int(usage.get("cache_read_input_tokens"))
+            summary.input_tokens = (
+                _int(usage.get("input_tokens"))
+                + cache_read
+                + _int(usage.get("cache_creation_input_tokens"))
+            )
+            summary.cached_tokens = cache_read
+            summary.output_tokens = _int(usage.get("output_tokens"))
+    summary.tool_calls = dict(calls)
+    return summary
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f" ... [{len(text) - limit:,} more]"
+
+
+def _result_text(block: dict[str, Any]) -> str:
+    content = block.get("content")
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return str(content or "")
+
+
+def render(events: list[dict[str, Any]]) -> str:
+    """The session as plain text, one entry per message block, subagent turns indented.
+    Plain text only: the page shows it as text, never as HTML."""
+    lines: list[str] = []
+    for event in events:
+        kind = event.get("type")
+        indent = "    " if event.get("parent_tool_use_id") else ""
+        if kind == "system" and event.get("subtype") == "init":
+            lines.append(f"[session] model {event.get('model')}, cwd {event.get('cwd')}")
+        elif kind == "assistant":
+            for block in _blocks(event):
+                if block.get("type") == "text" and str(block.get("text", "")).strip():
+                    lines.append(f"{indent}assistant: {_clip(str(block['text']), _SHOWN_RESULT)}")
+                elif block.get("type") == "tool_use":
+                    shown = _clip(json.dumps(block.get("input", {})), _SHOWN_INPUT)
+                    lines.append(f"{indent}tool {block.get('name')}: {shown}")
+        elif kind == "user":
+            for block in _blocks(event):
+                if block.get("type") == "tool_result":
+                    mark = " (error)" if block.get("is_error") else ""
+                    text = _clip(_result_text(block), _SHOWN_RESULT)
+                    lines.append(f"{indent}result{mark}: {text}")
+        elif kind == "result":
+            lines.append(
+                f"[end] {event.get('subtype')}, {event.get('num_turns')} turns, "
+                f"${event.get('total_cost_usd')}"
+            )
+    return "\n".join(lines)
