@@ -15,7 +15,9 @@ throwaway database reachable through DATABASE_URL, and limits on time, turns and
 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns the CLI's own calls (telemetry,
 update checks) off; whatever it tries anyway is refused by the proxy and counted.
 
-What the workspace holds at the end is graded like any answer. A session stopped by a
+What the workspace holds at the end is graded like any answer; the answer text is
+empty (the closing chat message is in session.json), so the output-format checks see
+only the files. A session stopped by a
 limit keeps its files and is recorded as truncated (finish_reason `max_turns`,
 `max_budget` or `timeout`). The transcript (the stream JSON, scrubbed of keys) and a
 summary (turns, tool calls, tokens, cost, refused requests) go to the sample folder as
@@ -73,6 +75,9 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 _AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
 _DATABASE_KINDS = ("postgres", "mysql")
 _TRAFFIC = ("quiet", "default")
+# The CLI writes a file through `<name>.tmp.<pid>.<hex>` and renames it; a session killed
+# by a limit mid-write can leave one behind: not the agent's work.
+_CLI_TEMP_FILE = re.compile(r"\.tmp\.\d+\.[0-9a-f]{6,}$")
 
 INSTRUCTION = """\
 Use the {agent} subagent (the Agent tool with subagent_type "{agent}") to build the \
@@ -288,13 +293,17 @@ class ClaudeCodeProvider:
             },
             "cli_version": self.settings.version,
             "database": self.settings.database,
+            "final_message": scrub(summary.final_text),
         }
-        text = scrub(summary.final_text, shapes=False)
-        if finish != "stop":
-            text += f"\n[harness: the session was stopped: {finish}]\n"
-        files = collect_files(workspace)
+        files = {
+            path: text
+            for path, text in collect_files(workspace).items()
+            if not _CLI_TEMP_FILE.search(path)
+        }
+        # No answer text: the deliverable is the workspace. The session's closing chat
+        # message is kept in session.json, not graded as if it were the answer.
         return ModelResponse(
-            text=text,
+            text="",
             model=self.model,
             finish_reason=finish,
             usage=Usage(

@@ -198,16 +198,18 @@ def message_body(turn: Turn, model: str, message_id: str) -> dict[str, Any]:
 
 
 class FakeAnthropicServer:
-    """A threaded HTTP server on 127.0.0.1 with a random port; use as a context manager.
-    Every request is recorded (headers included) in `received`."""
+    """A threaded HTTP server on `host` (127.0.0.1 unless told) with a random port; use as
+    a context manager. Every request is recorded (headers included) in `received`."""
 
-    def __init__(self, brain: Brain, model: str = "claude-sonnet-4-5") -> None:
+    def __init__(
+        self, brain: Brain, model: str = "claude-sonnet-4-5", host: str = "127.0.0.1"
+    ) -> None:
         self.brain = brain
         self.model = model
         self.received: list[Received] = []
         self.other_paths: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(
