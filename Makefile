@@ -28,7 +28,7 @@ EVAL_FLAGS = $(if $(MAX_COST),--max-cost $(MAX_COST)) $(if $(NO_CACHE),--no-cach
 	$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
 	$(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) $(if $(SEED),--seed $(SEED))
 
-.PHONY: setup system-deps browser-deps runtime docker images eval report compare nightly test lint typecheck bench clean
+.PHONY: setup system-deps browser-deps runtime docker images claude-code eval report compare nightly test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ docker:
 
 images: docker $(STAMP)
 	$(BIN)/harness images build $(if $(OFFLINE),--offline)
+
+# The Claude Code CLI (pinned npm package) MODEL=claude-code: runs, in the harness's cache.
+claude-code: system-deps $(STAMP)
+	$(BIN)/harness claude-code install
 
 eval: setup
 	$(BIN)/harness eval --model '$(MODEL)' --prompt '$(PROMPT)' --tasks '$(TASKS)' \

@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no registry: build equivalents from Debian packages (debootstrap, as root)",
     )
+    claude_code = sub.add_parser("claude-code", help="the Claude Code CLI MODEL=claude-code: runs")
+    claude_code.add_argument("action", choices=["install"], help="install the pinned CLI (npm)")
+    claude_code.add_argument("--force", action="store_true", help="reinstall even if present")
     sub.add_parser("tasks", help="list the tasks and their mutants")
     cache = sub.add_parser("cache", help="the model response cache")
     cache.add_argument("action", choices=["prune"], help="remove entries not used lately")
@@ -309,6 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "images":
             return command_images(args)
+        if args.command == "claude-code":
+            from harness.agents.claude_code_install import install
+
+            print(install(force=args.force))
+            return 0
         return command_tasks()
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the local runtime needs (PostgreSQL and MariaDB server
-# binaries, and bubblewrap, which sandboxes each candidate app) when they are missing.
+# binaries, and bubblewrap, which sandboxes each candidate app), and Node.js + npm (for
+# the Claude Code CLI), when they are missing.
 # As root it installs them; otherwise it says exactly what to install. Servers are never
 # started here: the harness starts its own.
 set -euo pipefail
@@ -9,6 +10,9 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || command -v mysqld >/dev/null || [ -x /usr/sbin/mysqld ] || missing+=(mariadb-server)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+# Node.js and npm install the Claude Code CLI that MODEL=claude-code: runs.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
