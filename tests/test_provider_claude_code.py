@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from harness.agents import GenerationRequest, resolve_provider
 from harness.agents.claude_code import ClaudeCodeProvider
 from harness.config import PROJECT_ROOT
 from harness.prompts import load_agent
+from harness.report.leaderboard import render_leaderboard
 from harness.sandbox.docker_engine import connect_engine, engine_answers
 from harness.tasks import load_task
 
@@ -53,6 +55,8 @@ async def main() -> None:
 
 asyncio.run(main())
 EOF"""
+# Untrusted text the page must show as text.
+HOSTILE = '</script><script>alert("session")</script><b>bold</b>'
 ENV_NAMES = [name for name in os.environ if name.startswith("HARNESS_CLAUDE_CODE_")]
 
 
@@ -104,7 +108,7 @@ class BuildThroughSubagent:
                 return Turn(
                     calls=(ToolCall("Bash", {"command": DB_CHECK, "description": "Query the DB"}),)
                 )
-            return Turn(text="Done: user CRUD written and the database answers.")
+            return Turn(text=f"Done: user CRUD written and the database answers. {HOSTILE}")
         if "Agent" in request.tool_names:
             if request.assistant_turns == 0:
                 call = ToolCall(
@@ -325,6 +329,18 @@ def test_harness_eval_grades_the_session_like_the_reference(
     assert json.loads((sample / "session.json").read_text())["result"] == "success"
     response = json.loads((sample / "response.json").read_text())
     assert response["finish_reason"] == "stop" and response["cost_usd"] > 0
+    # The drill-down shows the session: facts, and the transcript collapsed, as text.
+    page = render_leaderboard(tmp_path / "results", tmp_path / "leaderboard.html")
+    html = page.read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "<b>bold" not in html
+    data = re.search(
+        r'<script type="application/json" id="drilldown-data">(.*?)</script>', html, re.S
+    )
+    assert data is not None
+    samples = json.loads(data.group(1))["samples"]
+    (shown,) = [s["session"] for s in samples.values() if "session" in s]
+    assert dict(shown["facts"])["ended"] == "stop"
+    assert HOSTILE in shown["transcript"] and "database answers 42" in shown["transcript"]
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY not in path.read_text(errors="replace"), path

@@ -23,6 +23,7 @@ import pandas as pd
 
 from graders.base import Finding
 from harness.report.frame import FUNCTIONAL_GRADER, ResultSet
+from harness.report.session import agent_session
 
 STATUS_ORDER = {"fail": 0, "infra": 1, "pass": 2}
 
@@ -42,6 +43,7 @@ class DrilldownLimits:
     max_findings: int = 40
     max_tests: int = 40
     response_chars: int = 4_000
+    transcript_chars: int = 20_000
 
 
 @dataclass
@@ -311,6 +313,11 @@ class _ArtifactReader:
                 }
         except (OSError, ValueError):
             pass
+        session = agent_session(
+            folder, limits.transcript_chars, self._shown_path(folder / "transcript.jsonl")
+        )
+        if session is not None:
+            sample["session"] = session
         if not paths:
             # No code came out: the raw answer is what explains the failure.
             try:
