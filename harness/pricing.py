@@ -176,13 +176,15 @@ def plan_cost(
     prompt_chars: int,
     max_tokens: int,
     prices: PriceTable | None = None,
+    per_call: float | None = None,
 ) -> CostPlan:
     """Check a run against `--max-cost` before it starts: the model must have a price and
     the cap must allow at least one call; a cap below the whole run's worst case is fine
     (the run stops early), and `describe()` says so."""
     if max_cost <= 0:
         raise HarnessError(f"--max-cost must be positive (got {max_cost})")
-    per_call = worst_case_cost(model, prompt_chars, max_tokens, prices)
+    if per_call is None:  # else the provider caps each call itself (an agent's budget)
+        per_call = worst_case_cost(model, prompt_chars, max_tokens, prices)
     if per_call is None:
         raise _no_price(model)
     if per_call > max_cost:
@@ -191,6 +193,13 @@ def plan_cost(
             f"(${per_call:.4f} with max tokens {max_tokens}): raise the cap or lower --max-tokens"
         )
     return CostPlan(model=model, max_cost=max_cost, per_call=per_call, calls=calls)
+
+
+def max_cost_per_call(provider: object) -> float | None:
+    """The most one call of `provider` can cost when it caps its calls itself (Claude
+    Code's budget per session), else None: worked out from tokens."""
+    value = getattr(provider, "max_cost_per_call", None)
+    return float(value) if isinstance(value, int | float) else None
 
 
 class CostCapReached(HarnessError):
@@ -211,13 +220,15 @@ class CostTracker:
         self.usage = Usage()
         self._lock = threading.Lock()
 
-    def reserve(self, model: str, request: GenerationRequest) -> float:
-        """Set aside the call's worst case, or raise CostCapReached; returns the amount."""
+    def reserve(self, model: str, request: GenerationRequest, worst: float | None = None) -> float:
+        """Set aside the call's worst case (`worst` when the provider caps its calls
+        itself), or raise CostCapReached; returns the amount."""
         if self.max_cost is None:
             return 0.0
-        worst = worst_case_cost(
-            model, _request_chars(request), request.params.max_tokens, self.prices
-        )
+        if worst is None:
+            worst = worst_case_cost(
+                model, _request_chars(request), request.params.max_tokens, self.prices
+            )
         if worst is None:
             raise _no_price(model)
         with self._lock:
@@ -280,7 +291,7 @@ class BudgetedProvider:
         self.cacheable = bool(getattr(inner, "cacheable", False))
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
-        reserved = self.tracker.reserve(self.model, request)
+        reserved = self.tracker.reserve(self.model, request, max_cost_per_call(self.inner))
         try:
             response = self.inner.generate(request)
         except BaseException:

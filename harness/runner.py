@@ -55,6 +55,7 @@ from harness.pricing import (
     CostCapReached,
     CostPlan,
     CostTracker,
+    max_cost_per_call,
     plan_cost,
     response_cost,
 )
@@ -337,6 +338,7 @@ class EvalRun:
             calls=len(self.tasks) * self.config.samples,
             prompt_chars=prompt_chars,
             max_tokens=self.config.params.max_tokens,
+            per_call=max_cost_per_call(provider),
         )
         print(f"harness: {plan.describe()}", file=sys.stderr)
         return plan

@@ -30,11 +30,26 @@ import pytest
 from fakes.anthropic_stream import FakeAnthropicServer, Received, ToolCall, Turn
 
 from harness.agents import GenerationRequest, resolve_provider
-from harness.agents.claude_code import ClaudeCodeProvider
+from harness.agents.claude_code import ClaudeCodeProvider, prepare_workspace
+from harness.agents.command import collect_files
 from harness.config import PROJECT_ROOT
+from harness.errors import HarnessError
+from harness.pricing import (
+    BudgetedProvider,
+    CostCapReached,
+    CostTracker,
+    max_cost_per_call,
+    plan_cost,
+)
 from harness.prompts import load_agent
 from harness.report.leaderboard import render_leaderboard
-from harness.sandbox.docker_engine import connect_engine, engine_answers
+from harness.sandbox.docker_engine import (
+    LABEL_OWNER,
+    LABEL_ROLE,
+    Owner,
+    connect_engine,
+    engine_answers,
+)
 from harness.tasks import load_task
 
 AGENT = load_agent("fastapi-backend-engineer@v1")
@@ -344,3 +359,68 @@ def test_harness_eval_grades_the_session_like_the_reference(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY not in path.read_text(errors="replace"), path
+
+
+# -- the workspace, settings and the run's cost cap ------------------------------------------
+
+
+def test_the_workspace_holds_only_the_agent_file_verbatim(tmp_path: Path) -> None:
+    workspace, prompts, name = prepare_workspace(tmp_path, _request())
+    assert name == "fastapi-backend-engineer"
+    agent_file = workspace / ".claude" / "agents" / f"{name}.md"
+    assert agent_file.read_text(encoding="utf-8") == AGENT_FILE
+    assert sorted(p.relative_to(workspace).as_posix() for p in workspace.rglob("*")) == [
+        ".claude",
+        ".claude/agents",
+        f".claude/agents/{name}.md",
+    ]
+    instruction = (prompts / "instruction.md").read_text(encoding="utf-8")
+    assert f'subagent_type "{name}"' in instruction and _request().user_message in instruction
+    assert collect_files(workspace) == {}  # the definition itself is never graded
+
+
+def test_a_missing_key_or_a_bad_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    with pytest.raises(HarnessError, match="ANTHROPIC_API_KEY"):
+        resolve_provider(f"claude-code:{MODEL}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("HARNESS_CLAUDE_CODE_DB", "sqlite")
+    with pytest.raises(HarnessError, match="HARNESS_CLAUDE_CODE_DB"):
+        resolve_provider(f"claude-code:{MODEL}")
+    monkeypatch.setenv("HARNESS_CLAUDE_CODE_DB", "mysql")
+    monkeypatch.setenv("HARNESS_CLAUDE_CODE_MAX_TURNS", "0")
+    with pytest.raises(HarnessError, match="HARNESS_CLAUDE_CODE_MAX_TURNS"):
+        resolve_provider(f"claude-code:{MODEL}")
+    with pytest.raises(HarnessError, match="needs a model"):
+        resolve_provider("claude-code:")
+
+
+def test_max_cost_reserves_a_whole_session_budget(
+    providers: list[ClaudeCodeProvider],
+    reference: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HARNESS_CLAUDE_CODE_MAX_BUDGET_USD", "2")
+    plan = plan_cost(MODEL, 5.0, calls=4, prompt_chars=10, max_tokens=100, per_call=2.0)
+    assert plan.calls_that_fit == 2
+    with FakeAnthropicServer(BuildThroughSubagent(reference), host=host_address()) as server:
+        provider = _provider(providers, server, monkeypatch)
+        assert max_cost_per_call(provider) == 2.0
+        budgeted = BudgetedProvider(provider, CostTracker(max_cost=1.5))
+        with pytest.raises(CostCapReached):
+            budgeted.generate(_request())
+    assert server.received == []  # refused before the CLI ever ran
+
+
+def test_zz_nothing_of_the_sessions_is_left() -> None:
+    owner = f"{LABEL_OWNER}={Owner.current().label()}"
+    client = connect_engine()
+    try:
+        left: list[str] = []
+        for role in ("command-agent", "claude-code-network", "claude-code-database"):
+            labels = {"label": [owner, f"{LABEL_ROLE}={role}"]}
+            left += [str(c.name) for c in client.containers.list(all=True, filters=labels)]
+            left += [str(n.name) for n in client.networks.list(filters=labels)]
+    finally:
+        client.close()
+    assert left == []

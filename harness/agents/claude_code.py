@@ -209,6 +209,9 @@ class ClaudeCodeProvider:
     def __init__(self, model: str, *, sandbox: ClaudeCodeSandbox | None = None) -> None:
         self.model = model
         self.settings = ClaudeCodeSettings.from_env()
+        # --max-cost reserves a whole session's budget per sample (the CLI stops a session
+        # at the first turn past it, so one turn's cost more at worst).
+        self.max_cost_per_call = self.settings.max_budget_usd
         self.api_key = require_api_key("ANTHROPIC_API_KEY", self.name)
         cli = claude_code_install.install(self.settings.version)
         if sandbox is None:
