@@ -67,6 +67,7 @@ async def main() -> None:
         value = (await connection.execute(sqlalchemy.text("SELECT 41 + 1"))).scalar()
     await engine.dispose()
     print("database answers", value)
+    print("the key the CLI holds:", os.environ.get("ANTHROPIC_API_KEY"))
 
 asyncio.run(main())
 EOF"""
@@ -226,12 +227,17 @@ def _events(transcript: str) -> list[dict[str, Any]]:
 # -- a whole session through the subagent ---------------------------------------------
 
 
+@pytest.mark.parametrize("loopback", [False, True], ids=["host-address", "loopback"])
 def test_the_cli_builds_the_task_through_the_subagent(
     providers: list[ClaudeCodeProvider],
     reference: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
+    loopback: bool,
 ) -> None:
-    with FakeAnthropicServer(BuildThroughSubagent(reference), host=host_address()) as server:
+    """Also with the model endpoint on the host's loopback (a local gateway): the sandbox
+    reaches it through the proxy."""
+    host = "127.0.0.1" if loopback else host_address()
+    with FakeAnthropicServer(BuildThroughSubagent(reference), host=host) as server:
         provider = _provider(providers, server, monkeypatch)
         response = provider.generate(_request())
     assert response.finish_reason == "stop" and response.sandboxed is True
@@ -248,6 +254,8 @@ def test_the_cli_builds_the_task_through_the_subagent(
     assert response.artifacts is not None
     for text in [response.text, *response.artifacts.values(), response.model_dump_json()]:
         assert KEY not in text
+    # The command printed the key; the transcript holds the marker in its place.
+    assert "the key the CLI holds: [REDACTED]" in response.artifacts["transcript.jsonl"]
     summary = json.loads(response.artifacts["session.json"])
     assert summary["result"] == "success" and summary["subagent_calls"] == 1
     assert summary["tool_calls"]["Write"] == len(reference) and summary["tool_calls"]["Bash"] == 1
@@ -344,6 +352,12 @@ def test_harness_eval_grades_the_session_like_the_reference(
     assert json.loads((sample / "session.json").read_text())["result"] == "success"
     response = json.loads((sample / "response.json").read_text())
     assert response["finish_reason"] == "stop" and response["cost_usd"] > 0
+    # Run again: the cached session answers (no model call) and brings its transcript.
+    calls = len(server.received)
+    _eval(f"claude-code:{MODEL}", tmp_path, "again", env)
+    assert len(server.received) == calls
+    again = tmp_path / "results" / "again" / "samples" / "user-crud" / "0"
+    assert (again / "transcript.jsonl").read_text() == (sample / "transcript.jsonl").read_text()
     # The drill-down shows the session: facts, and the transcript collapsed, as text.
     page = render_leaderboard(tmp_path / "results", tmp_path / "leaderboard.html")
     html = page.read_text(encoding="utf-8")
@@ -353,9 +367,11 @@ def test_harness_eval_grades_the_session_like_the_reference(
     )
     assert data is not None
     samples = json.loads(data.group(1))["samples"]
-    (shown,) = [s["session"] for s in samples.values() if "session" in s]
-    assert dict(shown["facts"])["ended"] == "stop"
-    assert HOSTILE in shown["transcript"] and "database answers 42" in shown["transcript"]
+    sessions = [s["session"] for s in samples.values() if "session" in s]
+    assert len(sessions) == 2  # the session run and the cached re-run
+    for shown in sessions:
+        assert dict(shown["facts"])["ended"] == "stop"
+        assert HOSTILE in shown["transcript"] and "database answers 42" in shown["transcript"]
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY not in path.read_text(errors="replace"), path
