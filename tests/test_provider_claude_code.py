@@ -227,15 +227,21 @@ def _events(transcript: str) -> list[dict[str, Any]]:
 # -- a whole session through the subagent ---------------------------------------------
 
 
-@pytest.mark.parametrize("loopback", [False, True], ids=["host-address", "loopback"])
+@pytest.mark.parametrize(
+    ("loopback", "database"),
+    [(False, "postgres"), (True, "postgres"), (False, "mysql")],
+    ids=["postgres", "loopback-endpoint", "mysql"],
+)
 def test_the_cli_builds_the_task_through_the_subagent(
     providers: list[ClaudeCodeProvider],
     reference: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     loopback: bool,
+    database: str,
 ) -> None:
-    """Also with the model endpoint on the host's loopback (a local gateway): the sandbox
-    reaches it through the proxy."""
+    """Also with the model endpoint on the host's loopback (a local gateway: the sandbox
+    reaches it through the proxy) and with a MySQL-protocol database for the agent."""
+    monkeypatch.setenv("HARNESS_CLAUDE_CODE_DB", database)
     host = "127.0.0.1" if loopback else host_address()
     with FakeAnthropicServer(BuildThroughSubagent(reference), host=host) as server:
         provider = _provider(providers, server, monkeypatch)

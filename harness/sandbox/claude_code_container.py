@@ -26,13 +26,16 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from sqlalchemy.engine import URL
 
-from harness.errors import InfrastructureError
+from harness.errors import HarnessError, InfrastructureError
 from harness.sandbox.agent_container import AgentSandbox
 from harness.sandbox.agent_run import AgentOutcome, tail
 from harness.sandbox.agent_settings import AgentSettings, Mount
 from harness.sandbox.docker_engine import (
+    EngineUnavailable,
     best_effort,
     bridge_of,
+    connect_engine,
+    host_port_problem,
     open_host_port,
     remove_container,
     remove_network,
@@ -75,6 +78,26 @@ def _database_spec(kind: str, password: str) -> tuple[dict[str, str], list[str],
     return env, list(MYSQL_FLAGS), "/var/lib/mysql", 3306, url
 
 
+def preflight() -> None:
+    """What the sandbox needs, said for MODEL=claude-code: (the shared checks in
+    `AgentSandbox.open` speak of `command:` agents)."""
+    problem = host_port_problem()
+    if problem is not None:
+        raise HarnessError(
+            "MODEL=claude-code: the CLI reaches its model endpoint through a proxy on the "
+            "host, which needs one iptables rule per session: run the harness as root with "
+            "iptables installed"
+        )
+    try:
+        connect_engine().close()
+    except EngineUnavailable as exc:
+        reason = str(exc).split(": start one")[0]
+        raise HarnessError(
+            f"MODEL=claude-code: runs the CLI in a docker sandbox, and {reason}: start one "
+            "(as root: `make docker`)"
+        ) from exc
+
+
 class ClaudeCodeSandbox(AgentSandbox):
     """One provider's sessions: a container and a database server per sample."""
 
@@ -84,6 +107,7 @@ class ClaudeCodeSandbox(AgentSandbox):
     def for_claude_code(
         cls, settings: AgentSettings, cli_dir: Path, database_kind: str, memory_mb: int
     ) -> ClaudeCodeSandbox:
+        preflight()
         mount = Mount(cli_dir.resolve(), CLI_DIR)
         sandbox = cls.open(replace(settings, mounts=(*settings.mounts, mount)))
         assert isinstance(sandbox, ClaudeCodeSandbox)
