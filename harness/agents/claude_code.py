@@ -41,13 +41,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import secrets
 import shlex
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +57,8 @@ from harness.agents.base import (
     Usage,
     register_provider,
 )
+from harness.agents.claude_code_install import CLI_DIR
+from harness.agents.claude_code_settings import ClaudeCodeSettings
 from harness.agents.claude_code_transcript import LIMIT_REASONS, parse_events, summarise
 from harness.agents.command import collect_files
 from harness.agents.limits import provider_slot
@@ -71,10 +71,7 @@ from harness.sandbox.egress_proxy import parse_endpoint
 if TYPE_CHECKING:  # loads the Docker SDK: only when a session runs
     from harness.sandbox.claude_code_container import ClaudeCodeSandbox, SessionOutcome
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 _AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
-_DATABASE_KINDS = ("postgres", "mysql")
-_TRAFFIC = ("quiet", "default")
 # The CLI writes a file through `<name>.tmp.<pid>.<hex>` and renames it; a session killed
 # by a limit mid-write can leave one behind: not the agent's work.
 _CLI_TEMP_FILE = re.compile(r"\.tmp\.\d+\.[0-9a-f]{6,}$")
@@ -89,56 +86,6 @@ JWT_SECRET is set. When the subagent is done, reply with a one-line summary.
 
 {task}
 """
-
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise HarnessError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise HarnessError(f"{name} must be positive (got {raw})")
-    return value
-
-
-def _choice(name: str, choices: tuple[str, ...]) -> str:
-    value = os.environ.get(name, "").strip().lower() or choices[0]
-    if value not in choices:
-        raise HarnessError(f"{name}={value!r}: use one of {', '.join(choices)}")
-    return value
-
-
-@dataclass(frozen=True)
-class ClaudeCodeSettings:
-    timeout: float
-    max_turns: int
-    max_budget_usd: float
-    database: str
-    memory_mb: int
-    quiet: bool
-    version: str
-    base_url: str
-
-    @classmethod
-    def from_env(cls) -> ClaudeCodeSettings:
-        return cls(
-            timeout=_number("HARNESS_CLAUDE_CODE_TIMEOUT", 1800),
-            max_turns=int(_number("HARNESS_CLAUDE_CODE_MAX_TURNS", 80)),
-            max_budget_usd=_number("HARNESS_CLAUDE_CODE_MAX_BUDGET_USD", 5.0),
-            database=_choice("HARNESS_CLAUDE_CODE_DB", _DATABASE_KINDS),
-            memory_mb=int(_number("HARNESS_CLAUDE_CODE_MEMORY_MB", 2048)),
-            quiet=_choice("HARNESS_CLAUDE_CODE_TRAFFIC", _TRAFFIC) == "quiet",
-            version=claude_code_install.pinned_version(),
-            base_url=os.environ.get("ANTHROPIC_BASE_URL", "").strip() or DEFAULT_BASE_URL,
-        )
-
-    def describe(self) -> str:
-        """What decides a session besides the prompt: part of the response cache key."""
-        return (
-            f"claude-code={self.version} turns={self.max_turns} "
-            f"budget={self.max_budget_usd:g} db={self.database} quiet={self.quiet}"
-        )
 
 
 def _no_proxy(base_url: str) -> str:
@@ -187,17 +134,11 @@ def prepare_workspace(root: Path, request: GenerationRequest) -> tuple[Path, Pat
 def cli_command(model: str, settings: ClaudeCodeSettings) -> str:
     """The shell command the container runs (the instruction is read from its file)."""
     return (
-        f'exec {claude_code_install_path()} -p "$(cat /prompt/instruction.md)" '
+        f'exec {CLI_DIR}/claude.exe -p "$(cat /prompt/instruction.md)" '
         "--output-format stream-json --verbose --dangerously-skip-permissions "
         f"--model {shlex.quote(model)} --max-turns {settings.max_turns} "
         f"--max-budget-usd {settings.max_budget_usd:g}"
     )
-
-
-def claude_code_install_path() -> str:
-    from harness.sandbox.claude_code_container import CLI_DIR
-
-    return f"{CLI_DIR}/claude.exe"
 
 
 class ClaudeCodeProvider:

@@ -27,6 +27,8 @@ DEFAULT_VERSION = "2.1.197"
 VERSION_ENV = "HARNESS_CLAUDE_CODE_VERSION"
 INSTALL_TIMEOUT_S = 900.0
 _BIN = Path("node_modules") / "@anthropic-ai" / "claude-code" / "bin"
+# Where the sandbox mounts the executable's folder, read-only.
+CLI_DIR = "/opt/claude-code"
 
 
 def pinned_version() -> str:

@@ -26,6 +26,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from sqlalchemy.engine import URL
 
+from harness.agents.claude_code_install import CLI_DIR
 from harness.errors import HarnessError, InfrastructureError
 from harness.sandbox.agent_container import AgentSandbox
 from harness.sandbox.agent_run import AgentOutcome, tail
@@ -44,7 +45,6 @@ from harness.sandbox.docker_images import ensure_images
 from harness.sandbox.egress_proxy import EgressProxy
 from harness.sandbox.server_settings import MYSQL_FLAGS, POSTGRES_FLAGS
 
-CLI_DIR = "/opt/claude-code"
 DB_START_TIMEOUT_S = 90.0
 DB_USER = "agent"
 DB_NAME = "app"
