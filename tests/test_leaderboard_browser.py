@@ -285,6 +285,16 @@ def write_results(root: Path) -> Path:
         },
     )
     write_json_atomic(folder / "response.json", {"usage": {"input_tokens": 10}, "cost_usd": 0.5})
+    # A Claude Code session (MODEL=claude-code:) whose transcript is hostile too.
+    write_json_atomic(
+        folder / "session.json",
+        {"finish_reason": "max_turns", "turns": 3, "tool_calls": {f"Write{IMG}": 2}},
+    )
+    events = [
+        {"type": "assistant", "message": {"content": [{"type": "text", "text": PAYLOAD}]}},
+        {"type": "user", "message": {"content": [{"type": "tool_result", "content": SVG}]}},
+    ]
+    (folder / "transcript.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     for db in ("postgres", "mysql"):
         artifacts = store.database_dir("user-crud", 0, db)
         (artifacts / "app.log").write_text(f"INFO started\n{PAYLOAD}\n{IMG}\n")
@@ -397,6 +407,10 @@ def test_leaderboard_in_headless_chromium(
     for text in (PAYLOAD, IMG, SVG, f"test_{SVG}", "schemathesis reproduction", "<b>bold</b>"):
         assert text in detail
     assert "INFO started" in detail and 'HTML = "' in detail
+    assert "Agent session" in detail and f"assistant: {PAYLOAD}" in detail
+    assert f"result: {SVG}" in detail and f"Write{IMG} 2" in detail
+    transcript = "[...document.querySelectorAll('#detail details')].at(-1)"
+    assert browser.evaluate(f"{transcript}.open") is False  # collapsed until asked for
     markup = "#detail img, #detail script, #detail svg, #detail b"
     assert browser.evaluate(f"document.querySelectorAll('{markup}').length") == 0
     detail_shot = browser.screenshot(tmp_path / "leaderboard-drilldown.png")
