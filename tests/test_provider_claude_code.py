@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from fakes.anthropic_stream import FakeAnthropicServer, Received, ToolCall, Turn
 
-from harness.agents import GenerationRequest, resolve_provider
+from harness.agents import GenerationRequest, ProviderError, resolve_provider
 from harness.agents.claude_code import ClaudeCodeProvider, prepare_workspace
 from harness.agents.command import collect_files
 from harness.config import PROJECT_ROOT
@@ -285,6 +285,21 @@ def test_the_clis_own_traffic_is_refused_without_failing_the_run(
     assert response.artifacts is not None
     refused = json.loads(response.artifacts["session.json"])["refused_requests"]
     assert refused and all("api.anthropic.com" in entry for entry in refused), refused
+
+
+def test_a_failed_session_is_a_provider_error_without_the_key(
+    providers: list[ClaudeCodeProvider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API refuses the request, quoting the key back (as some gateways do): the session
+    fails, which is the infrastructure's failure (ProviderError), not the model's, and the
+    key is gone from the message. (A 400: the CLI retries a 401 for minutes first.)"""
+    refusal = Turn(text=f"rejected request with x-api-key {KEY}", status=400)
+    with FakeAnthropicServer(lambda request: refusal, host=host_address()) as server:
+        provider = _provider(providers, server, monkeypatch)
+        with pytest.raises(ProviderError) as failed:
+            provider.generate(_request())
+    assert server.received, "the CLI never reached the model endpoint"
+    assert "Claude Code session failed" in str(failed.value) and KEY not in str(failed.value)
 
 
 # -- limits -----------------------------------------------------------------------------

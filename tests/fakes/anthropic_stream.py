@@ -38,6 +38,8 @@ class Turn:
     input_tokens: int = 1000
     output_tokens: int = 200
     delay: float = 0.0
+    # Not 200: answer with an API error of this status instead of a message.
+    status: int = 200
 
     @property
     def stop_reason(self) -> str:
@@ -281,6 +283,10 @@ class FakeAnthropicServer:
                 turn = server.brain(received)
                 if turn.delay:
                     time.sleep(turn.delay)
+                if turn.status != 200:
+                    error = {"type": "invalid_request_error", "message": turn.text or "no"}
+                    self._send_json(turn.status, {"type": "error", "error": error})
+                    return
                 message_id = f"msg_{number:04d}"
                 model = str(body.get("model") or server.model)
                 if not body.get("stream"):
