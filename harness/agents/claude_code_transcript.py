@@ -1,5 +1,6 @@
 """Reading a Claude Code session: its stream JSON (`--output-format stream-json
---verbose`: one JSON event per line) into a summary, and into text a person can read.
+--verbose`: one JSON event per line) into a summary (the leaderboard renders it as text
+itself, `harness/report/session.py`).
 
 Events: `system` (init: tools, model), `assistant` (a message: text and `tool_use`
 blocks; `parent_tool_use_id` set inside a subagent), `user` (tool results), and one final
@@ -17,8 +18,6 @@ from typing import Any
 
 # How a session stopped by a limit is recorded (ModelResponse.finish_reason).
 LIMIT_REASONS = {"error_max_turns": "max_turns", "error_max_budget_usd": "max_budget"}
-_SHOWN_INPUT = 600
-_SHOWN_RESULT = 1200
 
 
 @dataclass
@@ -108,45 +107,3 @@ def summarise(events: list[dict[str, Any]]) -> SessionSummary:
             summary.output_tokens = _int(usage.get("output_tokens"))
     summary.tool_calls = dict(calls)
     return summary
-
-
-def _clip(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[:limit] + f" ... [{len(text) - limit:,} more]"
-
-
-def _result_text(block: dict[str, Any]) -> str:
-    content = block.get("content")
-    if isinstance(content, list):
-        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
-    return str(content or "")
-
-
-def render(events: list[dict[str, Any]]) -> str:
-    """The session as plain text, one entry per message block, subagent turns indented.
-    Plain text only: the page shows it as text, never as HTML."""
-    lines: list[str] = []
-    for event in events:
-        kind = event.get("type")
-        indent = "    " if event.get("parent_tool_use_id") else ""
-        if kind == "system" and event.get("subtype") == "init":
-            lines.append(f"[session] model {event.get('model')}, cwd {event.get('cwd')}")
-        elif kind == "assistant":
-            for block in _blocks(event):
-                if block.get("type") == "text" and str(block.get("text", "")).strip():
-                    lines.append(f"{indent}assistant: {_clip(str(block['text']), _SHOWN_RESULT)}")
-                elif block.get("type") == "tool_use":
-                    shown = _clip(json.dumps(block.get("input", {})), _SHOWN_INPUT)
-                    lines.append(f"{indent}tool {block.get('name')}: {shown}")
-        elif kind == "user":
-            for block in _blocks(event):
-                if block.get("type") == "tool_result":
-                    mark = " (error)" if block.get("is_error") else ""
-                    text = _clip(_result_text(block), _SHOWN_RESULT)
-                    lines.append(f"{indent}result{mark}: {text}")
-        elif kind == "result":
-            lines.append(
-                f"[end] {event.get('subtype')}, {event.get('num_turns')} turns, "
-                f"${event.get('total_cost_usd')}"
-            )
-    return "\n".join(lines)

@@ -1,6 +1,11 @@
 """An agent session's record for the drill-down (MODEL=claude-code: writes session.json
 and transcript.jsonl into the sample folder): the summary's facts and the transcript as
-readable text, clipped. Untrusted text: the page shows it as text, never as HTML."""
+readable text, clipped. Untrusted text: the page shows it as text, never as HTML.
+
+Read from the files alone (the report imports no provider): the transcript is Claude
+Code's stream JSON, one event per line: `system` (init), `assistant` (text and
+`tool_use` blocks; `parent_tool_use_id` set inside a subagent), `user` (tool results)
+and the final `result`."""
 
 from __future__ import annotations
 
@@ -8,10 +13,70 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.agents.claude_code_transcript import parse_events, render
-
 SUMMARY = "session.json"
 TRANSCRIPT = "transcript.jsonl"
+_SHOWN_INPUT = 600
+_SHOWN_RESULT = 1200
+
+
+def _events(stream: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for line in stream.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def _blocks(event: dict[str, Any]) -> list[dict[str, Any]]:
+    message = event.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f" ... [{len(text) - limit:,} more]"
+
+
+def _result_text(block: dict[str, Any]) -> str:
+    content = block.get("content")
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return str(content or "")
+
+
+def render(events: list[dict[str, Any]]) -> str:
+    """The session as plain text, one entry per message block, subagent turns indented.
+    Plain text only: the page shows it as text, never as HTML."""
+    lines: list[str] = []
+    for event in events:
+        kind = event.get("type")
+        indent = "    " if event.get("parent_tool_use_id") else ""
+        if kind == "system" and event.get("subtype") == "init":
+            lines.append(f"[session] model {event.get('model')}, cwd {event.get('cwd')}")
+        elif kind == "assistant":
+            for block in _blocks(event):
+                if block.get("type") == "text" and str(block.get("text", "")).strip():
+                    lines.append(f"{indent}assistant: {_clip(str(block['text']), _SHOWN_RESULT)}")
+                elif block.get("type") == "tool_use":
+                    shown = _clip(json.dumps(block.get("input", {})), _SHOWN_INPUT)
+                    lines.append(f"{indent}tool {block.get('name')}: {shown}")
+        elif kind == "user":
+            for block in _blocks(event):
+                if block.get("type") == "tool_result":
+                    mark = " (error)" if block.get("is_error") else ""
+                    text = _clip(_result_text(block), _SHOWN_RESULT)
+                    lines.append(f"{indent}result{mark}: {text}")
+        elif kind == "result":
+            lines.append(
+                f"[end] {event.get('subtype')}, {event.get('num_turns')} turns, "
+                f"${event.get('total_cost_usd')}"
+            )
+    return "\n".join(lines)
 
 
 def agent_session(folder: Path, limit: int, shown_path: str) -> dict[str, Any] | None:
@@ -23,7 +88,7 @@ def agent_session(folder: Path, limit: int, shown_path: str) -> dict[str, Any] |
     if not isinstance(summary, dict):
         return None
     try:
-        transcript = render(parse_events((folder / TRANSCRIPT).read_text(encoding="utf-8")))
+        transcript = render(_events((folder / TRANSCRIPT).read_text(encoding="utf-8")))
     except OSError:
         transcript = ""
     note = None
