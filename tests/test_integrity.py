@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.agents import GenerationRequest, ModelResponse
-from harness.agents.reference import ReferenceProvider
-from harness.config import TASKS_DIR
-from harness.errors import HarnessError
-from harness.integrity import GRADERS_DIR, SourceIntegrity
-from harness.runner import EvalConfig, EvalRun
+from harness.core.errors import HarnessError
+from harness.core.settings import TASKS_DIR
+from harness.grading.integrity import GRADERS_DIR, SourceIntegrity
+from harness.providers import GenerationRequest, ModelResponse
+from harness.providers.reference import ReferenceProvider
+from harness.run.engine import EvalConfig, EvalRun
 
 
 def test_a_changed_added_or_removed_file_is_named(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.agents import GenerationRequest, resolve_provider
-from harness.errors import HarnessError, InputFileError
-from harness.extract import extract_files
-from harness.tasks import load_task
+from harness.core.errors import HarnessError, InputFileError
+from harness.core.extract import extract_files
+from harness.core.tasks import load_task
+from harness.providers import GenerationRequest, resolve_provider
 
 
 def _request(task_id: str = "user-crud", sample: int = 0) -> GenerationRequest:

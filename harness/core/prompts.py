@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from harness.config import PROMPTS_DIR, RUNTIME_REQUIREMENTS
-from harness.errors import HarnessError, InputFileError
-from harness.tasks import TaskBrief
+from harness.core.errors import HarnessError, InputFileError
+from harness.core.settings import PROMPTS_DIR, RUNTIME_REQUIREMENTS
+from harness.core.tasks import TaskBrief
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n(?P<body>.*)\Z", re.DOTALL)
 _META_LINE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*):\s?(?P<value>.*)$")

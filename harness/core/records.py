@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from graders.base import Finding
+from harness.graders.base import Finding
 
 
 class BootRecord(BaseModel):

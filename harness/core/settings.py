@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(os.environ.get("HARNESS_ROOT", Path(__file__).resolve().parents[1]))
+PROJECT_ROOT = Path(os.environ.get("HARNESS_ROOT", Path(__file__).resolve().parents[2]))
 TASKS_DIR = PROJECT_ROOT / "tasks"
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 RESULTS_DIR = Path(os.environ.get("HARNESS_RESULTS_DIR", PROJECT_ROOT / "results"))
@@ -21,7 +21,7 @@ CACHE_DIR = Path(os.environ.get("HARNESS_CACHE_DIR", _DEFAULT_CACHE))
 # gets its own uid, harness/sandbox/uids.py).
 APP_ACCOUNT = "nobody"
 
-RUNTIME_REQUIREMENTS = Path(__file__).resolve().parent / "sandbox" / "runtime-requirements.txt"
+RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[1] / "sandbox" / "runtime-requirements.txt"
 
 DEFAULT_MODEL = "reference"
 DEFAULT_PROMPT = "fastapi-backend-engineer@v1"

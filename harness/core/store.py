@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.failpoints import failpoint
-from harness.results import SampleResult
+from harness.core.failpoints import failpoint
+from harness.core.records import SampleResult
 
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.config import TASKS_DIR
-from harness.errors import HarnessError, InputFileError, describe_validation_error
+from harness.core.errors import HarnessError, InputFileError, describe_validation_error
+from harness.core.settings import TASKS_DIR
 
 
 class TaskSpec(BaseModel):

@@ -1,7 +1,7 @@
 """Graders: `registered_graders()` gives every built-in grader by name (each module
 registers itself when imported; the package itself imports none of them)."""
 
-from graders.base import (
+from harness.graders.base import (
     Finding,
     Grader,
     GradeResult,

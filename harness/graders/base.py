@@ -1,5 +1,5 @@
 """What every grader takes and returns: the context of one live sample, a score in
-[0, 1] and findings. Graders are registered by name so `graders/<name>.py` is where a
+[0, 1] and findings. Graders are registered by name so `harness/graders/<name>.py` is where a
 reader finds each one."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 
-from graders.contract import ContractCoverage
-from harness.tasks import Task
+from harness.core.tasks import Task
+from harness.graders.contract import ContractCoverage
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 
@@ -99,14 +99,14 @@ def register_grader(cls: type[Any]) -> type[Any]:
 
 
 # Imported on first use, not with the package: the hidden tests' pytest plugin imports
-# `graders.statement_counter` and must not pay for every grader's dependencies.
+# `harness.graders.statement_counter` and must not pay for every grader's dependencies.
 BUILTIN_GRADERS = ("boot", "checklist", "functional", "fuzz", "schema", "security")
 
 
 @functools.cache
 def _import_builtin_graders() -> None:
     for module in BUILTIN_GRADERS:
-        importlib.import_module(f"graders.{module}")
+        importlib.import_module(f"harness.graders.{module}")
 
 
 def registered_graders() -> dict[str, Grader]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
-from graders.base import Finding, GradeResult, GradingContext, register_grader
-from graders.expectations import expectations_digest, load_expectations
-from graders.schema import match_entities, read_schema
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
+from harness.graders.base import Finding, GradeResult, GradingContext, register_grader
+from harness.graders.expectations import expectations_digest, load_expectations
+from harness.graders.schema import match_entities, read_schema
 
 
 @register_grader

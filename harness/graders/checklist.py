@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
-from graders.static_checks import (
+from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.static_checks import (
     async_code,
     credentials,
     layout,
@@ -27,8 +27,8 @@ from graders.static_checks import (
     ruff,
     type_hints,
 )
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import Candidate
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import Candidate
 
 SEVERITY_WEIGHTS: dict[str, float] = {"critical": 4.0, "high": 3.0, "medium": 2.0, "low": 1.0}
 EVIDENCE_LINES = 20

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from graders.probes.client import ProbeBudgetExceeded, ProbeClient
+from harness.graders.probes.client import ProbeBudgetExceeded, ProbeClient
 
 _PARAMETER = re.compile(r"\{[^}/]*\}")
 _METHODS = ("get", "put", "post", "delete", "patch")

@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from graders.base import Finding, GradeResult, GradingContext, register_grader
-from graders.digest import files_digest
-from graders.pytest_plugin import ROBUSTNESS_MARKER
-from harness.config import HIDDEN_TESTS_TIMEOUT_S
+from harness.core.settings import HIDDEN_TESTS_TIMEOUT_S
+from harness.graders.base import Finding, GradeResult, GradingContext, register_grader
+from harness.graders.digest import files_digest
+from harness.graders.pytest_plugin import ROBUSTNESS_MARKER
 
 PLUGIN_PATH = Path(__file__).resolve().parent / "pytest_plugin.py"
 TESTKIT_PATH = Path(__file__).resolve().parent / "testkit.py"
@@ -63,7 +63,7 @@ class HiddenTestsGrader:
             "-m",
             "pytest",
             "-p",
-            "graders.pytest_plugin",
+            "harness.graders.pytest_plugin",
             "-p",
             "no:cacheprovider",
             "-q",

@@ -8,17 +8,17 @@ cases and steps (max examples, stateful steps); a wall-clock cap is only a safet
 and a run it cuts is marked incomplete. Where the task has auth, a fresh user with a
 random email and password is registered and logged in over HTTP first and its Bearer
 token is sent with every request (`ignored_auth` then re-sends requests without it on
-purpose). Its traffic looks like the hidden tests' (graders/fuzz_hooks.py): their
+purpose). Its traffic looks like the hidden tests' (harness/graders/fuzz_hooks.py): their
 User-Agent, no schemathesis marker header, no capability probes; redirects are followed
 as every grader follows them (at most MAX_REDIRECTS, within the app's origin).
 
 Score: the share of scored (operation x check) cells that pass, weighted per check.
 Which checks apply to which contract operation, and when a check counts as having run,
-is graders/fuzz_cells.py with the rules and exceptions of
-graders/calibration/fuzz.yaml. A cell fails when the operation is not implemented
+is harness/graders/fuzz_cells.py with the rules and exceptions of
+harness/graders/calibration/fuzz.yaml. A cell fails when the operation is not implemented
 (`context.contract_coverage()`), when the operation never answered a 2xx (nothing of it
 was exercised), when the check never ran on it, or when it saw an uncalibrated failure
-whose request carries no extreme input (graders/extreme_inputs.py: those belong to the
+whose request carries no extreme input (harness/graders/extreme_inputs.py: those belong to the
 robustness grader and are reported as info). Nothing implemented: schemathesis does not
 run and the score is 0.
 """
@@ -47,10 +47,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
-from graders.digest import files_digest
-from graders.extreme_inputs import ExtremeHit, classify_request
-from graders.fuzz_cells import (
+from harness.core.settings import CACHE_DIR
+from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.digest import files_digest
+from harness.graders.extreme_inputs import ExtremeHit, classify_request
+from harness.graders.fuzz_cells import (
     AppliesTo,
     CellState,
     ContractOperation,
@@ -60,11 +61,10 @@ from graders.fuzz_cells import (
     documented_statuses,
     ran_on,
 )
-from graders.fuzz_hooks import ORIGIN_ENV, USER_AGENT_ENV, origin
-from graders.probes import ProbeBudgetExceeded, ProbeClient, create_account, load_probe_plan
-from graders.probes.client import MAX_REDIRECTS, NEUTRAL_USER_AGENT
-from graders.probes.plan import PLANS_DIR
-from harness.config import CACHE_DIR
+from harness.graders.fuzz_hooks import ORIGIN_ENV, USER_AGENT_ENV, origin
+from harness.graders.probes import ProbeBudgetExceeded, ProbeClient, create_account, load_probe_plan
+from harness.graders.probes.client import MAX_REDIRECTS, NEUTRAL_USER_AGENT
+from harness.graders.probes.plan import PLANS_DIR
 
 GRADERS_DIR = Path(__file__).resolve().parent
 CONFIG_PATH = GRADERS_DIR / "calibration" / "fuzz.yaml"
@@ -105,7 +105,7 @@ class RunSettings(_Strict):
             f"workers = {self.workers}",
             f"request-timeout = {self.request_timeout_s}",
             "continue-on-failure = true",
-            # The traffic neutraliser (graders/fuzz_hooks.py), loaded by schemathesis.
+            # The traffic neutraliser (harness/graders/fuzz_hooks.py), loaded by schemathesis.
             f"hooks = {json.dumps(str(HOOKS_PATH))}",
             # No crash cache across runs: a re-grade sees the app, not earlier runs.
             "[cache]",
@@ -145,7 +145,7 @@ class CheckSpec(_Strict):
     severity: Severity
     weight: float = Field(gt=0)
     why: str = Field(min_length=1)
-    # Which contract operations the check judges (graders/fuzz_cells.py), and why.
+    # Which contract operations the check judges (harness/graders/fuzz_cells.py), and why.
     applies_to: AppliesTo
     applies_why: str = Field(min_length=1)
     not_applicable: list[NotApplicable] = []
@@ -293,7 +293,7 @@ class RunRecord:
 
     # How many cases each check judged per operation (schemathesis' bookkeeping) ...
     ran: dict[tuple[str, str], int] = field(default_factory=dict)
-    # ... and the cells where it really ran (graders/fuzz_cells.py: ran_on).
+    # ... and the cells where it really ran (harness/graders/fuzz_cells.py: ran_on).
     exercised: set[tuple[str, str]] = field(default_factory=set)
     # Operations that answered at least one of their own requests with a 2xx.
     reached: set[str] = field(default_factory=set)

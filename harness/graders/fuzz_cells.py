@@ -3,7 +3,7 @@ counts as having run.
 
 An operation is one of the task's contract operations (`METHOD /path` as the contract
 document writes it). Whether a check applies to it is decided by the check's rule in
-graders/calibration/fuzz.yaml (`applies_to`), from the contract document alone, minus
+harness/graders/calibration/fuzz.yaml (`applies_to`), from the contract document alone, minus
 the per-task exceptions listed there with their reasons. A cell that does not apply is
 not scored; one that applies is failed unless the check really ran on it and found
 nothing that counts.

@@ -1,4 +1,4 @@
-"""Pytest plugin for a task's hidden tests, loaded with ``-p graders.pytest_plugin``.
+"""Pytest plugin for a task's hidden tests, loaded with ``-p harness.graders.pytest_plugin``.
 
 Fixtures (session scoped), each built from an environment variable the harness sets:
 
@@ -50,7 +50,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from graders.statement_counter import StatementCounter
+from harness.graders.statement_counter import StatementCounter
 
 APP_URL_ENV = "HARNESS_APP_URL"
 ADMIN_DB_URL_ENV = "HARNESS_ADMIN_DB_URL"

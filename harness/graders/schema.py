@@ -25,7 +25,7 @@ info findings and leave the score alone.
 - `foreign-key` (advice): related tables are linked by a foreign key.
 - `on-delete` (advice): the ON DELETE rule the contract's behaviour suggests.
 
-What each task implies lives in `graders/expectations/<task-id>.yaml`. The inspected
+What each task implies lives in `harness/graders/expectations/<task-id>.yaml`. The inspected
 schema goes to `details["schema"]` in a dialect-neutral form (generic types, no index
 names) so results on PostgreSQL and MySQL can be compared without re-running anything.
 """
@@ -42,8 +42,9 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
-from graders.expectations import (
+from harness.core.errors import InfrastructureError
+from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.expectations import (
     TIMESTAMP_NAMES,
     ColumnExpectation,
     EntityExpectation,
@@ -52,7 +53,6 @@ from graders.expectations import (
     expectations_digest,
     load_expectations,
 )
-from harness.errors import InfrastructureError
 
 CHECKS: dict[str, tuple[Severity, str]] = {
     "table-present": ("high", "no table for an entity the contract requires"),
@@ -597,7 +597,7 @@ class SchemaGrader:
                     grader=self.name,
                     check="expectations",
                     severity="info",
-                    message=f"no graders/expectations/{context.task.id}.yaml: "
+                    message=f"no harness/graders/expectations/{context.task.id}.yaml: "
                     "only primary keys were checked",
                 )
             )

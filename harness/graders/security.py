@@ -3,7 +3,7 @@
 Each probe belongs to a named check with a severity (`CHECKS`). The score is the
 severity-weighted share of the checks that apply to the task which were verified to pass.
 
-Which checks apply is decided by the task's plan (`graders/probes/<task>.yaml`), never by
+Which checks apply is decided by the task's plan (`harness/graders/probes/<task>.yaml`), never by
 the app: accounts bring the password checks, a login the JWT and enumeration checks, a
 refresh token the token-swap checks, protected requests `auth-required`, and so on
 (`applicable_checks`); the passive scans of every response (`secret-in-response`,
@@ -38,7 +38,7 @@ expected and is never a finding by itself.
 
 Every request goes to the app's loopback (or sandbox) URL within a request and time
 budget, with the hidden tests' neutral headers; users, passwords, texts and keys are
-drawn afresh per grade (`graders/probes/identity.py`), and no outcome depends on them.
+drawn afresh per grade (`harness/graders/probes/identity.py`), and no outcome depends on them.
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ from typing import Any, Literal
 import jwt
 from sqlalchemy.engine import make_url
 
-from graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
-from graders.contract import ContractCoverage, operation_key
-from graders.probes import (
+from harness.core.errors import InputFileError
+from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.contract import ContractCoverage, operation_key
+from harness.graders.probes import (
     Account,
     AccountSpec,
     Exchange,
@@ -70,7 +71,7 @@ from graders.probes import (
     probes_digest,
     render,
 )
-from graders.probes.evidence import (
+from harness.graders.probes.evidence import (
     MISSING,
     DatabaseRows,
     as_text,
@@ -80,7 +81,7 @@ from graders.probes.evidence import (
     same_value,
     without_echo,
 )
-from graders.probes.identity import (
+from harness.graders.probes.identity import (
     fresh_values,
     generated_values,
     new_email,
@@ -89,7 +90,7 @@ from graders.probes.identity import (
     new_password,
     new_signing_key,
 )
-from graders.probes.plan import (
+from harness.graders.probes.plan import (
     IdorProbe,
     MassAssignmentProbe,
     QueryTarget,
@@ -98,8 +99,7 @@ from graders.probes.plan import (
     placeholders,
     plan_path,
 )
-from graders.probes.tokens import b64url, common_jwt_secrets, hmac_signs, split_token
-from harness.errors import InputFileError
+from harness.graders.probes.tokens import b64url, common_jwt_secrets, hmac_signs, split_token
 
 # The budget is in requests; the wall-clock cap is a safety net for an app that hangs
 # (each request also has REQUEST_TIMEOUT_S), set well above what a loaded machine needs

@@ -10,10 +10,10 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import graders
-from harness.config import TASKS_DIR
-from harness.errors import HarnessError
-from harness.tasks import source_files
+import harness.graders as graders
+from harness.core.errors import HarnessError
+from harness.core.settings import TASKS_DIR
+from harness.core.tasks import source_files
 
 GRADERS_DIR = Path(graders.__file__).resolve().parent
 

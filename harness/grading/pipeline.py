@@ -10,20 +10,20 @@ import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from graders import registered_graders
-from graders.base import Finding, GradeResult, GradingContext
-from graders.contract import ContractCoverage, measure_coverage
-from graders.probes.client import ProbeClient
-from harness.config import STARTUP_TIMEOUT_S
-from harness.errors import HarnessError, InfrastructureError
-from harness.failpoints import failpoint
-from harness.results import BootRecord, SampleResult
+from harness.core.errors import HarnessError, InfrastructureError
+from harness.core.failpoints import failpoint
+from harness.core.records import BootRecord, SampleResult
+from harness.core.settings import STARTUP_TIMEOUT_S
+from harness.core.store import write_json_atomic
+from harness.core.tasks import Task
+from harness.graders import registered_graders
+from harness.graders.base import Finding, GradeResult, GradingContext
+from harness.graders.contract import ContractCoverage, measure_coverage
+from harness.graders.probes.client import ProbeClient
+from harness.grading.scoring import correct_and_secure, overall_score
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
 from harness.sandbox.readiness import BootOutcome
 from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
-from harness.scoring import correct_and_secure, overall_score
-from harness.store import write_json_atomic
-from harness.tasks import Task
 
 # The hidden tests run first, on the app as it started: their outcome must not depend on
 # what the fuzzer's and the probes' traffic did to the process or its database.

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
-import graders.contract
-from graders.base import Finding
-from graders.digest import files_digest
-from harness.config import COVERAGE_SCALED, GRADER_WEIGHTS
+import harness.graders.contract
+from harness.core.settings import COVERAGE_SCALED, GRADER_WEIGHTS
+from harness.graders.base import Finding
+from harness.graders.digest import files_digest
 
 # Security findings at these severities make a sample insecure (BaxBench's sec_pass).
 INSECURE_SEVERITIES = frozenset({"high", "critical"})
@@ -49,7 +49,7 @@ def composite_version() -> str:
     the coverage measurement): part of every grade's cache key, beside the graders'
     versions, so a changed composite is never served from the cache."""
     weights = repr(sorted(GRADER_WEIGHTS.items())) + repr(sorted(COVERAGE_SCALED))
-    code = files_digest([Path(__file__), Path(graders.contract.__file__)])
+    code = files_digest([Path(__file__), Path(harness.graders.contract.__file__)])
     return f"{code}+{hashlib.sha256(weights.encode()).hexdigest()[:8]}"
 
 

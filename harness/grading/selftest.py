@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.grading import DEFAULT_GRADERS, PROOF_GRADERS, grade_files
-from harness.null_agents import MAX_OVERALL, NULL_AGENTS, null_agent_files
-from harness.results import SampleResult
+from harness.core.records import SampleResult
+from harness.core.tasks import Task, load_tasks
+from harness.grading.null_agents import MAX_OVERALL, NULL_AGENTS, null_agent_files
+from harness.grading.pipeline import DEFAULT_GRADERS, PROOF_GRADERS, grade_files
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
-from harness.tasks import Task, load_tasks
 
 REFERENCE = "reference"
 NULL_PREFIX = "null:"

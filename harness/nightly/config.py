@@ -19,13 +19,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.agents import GenerationParams
-from harness.config import DEFAULT_DATABASES, DEFAULT_PROMPT, GRADER_WEIGHTS, PROJECT_ROOT
-from harness.config import RESULTS_DIR as DEFAULT_RESULTS_DIR
-from harness.errors import HarnessError, InputFileError, describe_validation_error
-from harness.prompts import load_agent
-from harness.runner import EvalConfig
-from harness.tasks import list_task_ids
+from harness.core.errors import HarnessError, InputFileError, describe_validation_error
+from harness.core.prompts import load_agent
+from harness.core.settings import DEFAULT_DATABASES, DEFAULT_PROMPT, GRADER_WEIGHTS, PROJECT_ROOT
+from harness.core.settings import RESULTS_DIR as DEFAULT_RESULTS_DIR
+from harness.core.tasks import list_task_ids
+from harness.providers import GenerationParams
+from harness.run.engine import EvalConfig
 
 CONFIG_FILE = "nightly.yaml"
 PASS_METRIC = "pass"

@@ -2,8 +2,8 @@
 anthropic, openai and openai_compatible, which are imported on first use (see
 `register_lazy_provider`). Importing this package makes every one resolvable."""
 
-from harness.agents import command, reference, replay
-from harness.agents.base import (
+from harness.providers import command, reference, replay
+from harness.providers.base import (
     GenerationParams,
     GenerationRequest,
     ModelResponse,
@@ -14,11 +14,11 @@ from harness.agents.base import (
     registered_providers,
     resolve_provider,
 )
-from harness.agents.retry import ProviderError, RetryPolicy
+from harness.providers.retry import ProviderError, RetryPolicy
 
-register_lazy_provider("anthropic", "harness.agents.anthropic")
-register_lazy_provider("openai", "harness.agents.openai")
-register_lazy_provider("openai-compatible", "harness.agents.openai_compatible")
+register_lazy_provider("anthropic", "harness.providers.anthropic")
+register_lazy_provider("openai", "harness.providers.openai")
+register_lazy_provider("openai-compatible", "harness.providers.openai_compatible")
 
 __all__ = [
     "GenerationParams",

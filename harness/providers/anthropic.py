@@ -13,19 +13,19 @@ import time
 import anthropic
 from pydantic import BaseModel
 
-from harness.agents.base import (
+from harness.core.errors import HarnessError
+from harness.providers.aliases import model_for
+from harness.providers.base import (
     GenerationRequest,
     ModelResponse,
     Provider,
     Usage,
     register_provider,
 )
-from harness.agents.limits import request_timeout
-from harness.agents.retry import RetryPolicy, call_with_retries
-from harness.agents.sdk import classify_sdk_error, decode_body
-from harness.agents.secrets import require_api_key, scrub
-from harness.errors import HarnessError
-from harness.model_aliases import model_for
+from harness.providers.limits import request_timeout
+from harness.providers.retry import RetryPolicy, call_with_retries
+from harness.providers.sdk import classify_sdk_error, decode_body
+from harness.providers.secrets import require_api_key, scrub
 
 KEY_VARIABLE = "ANTHROPIC_API_KEY"
 _FINISH_REASONS = {

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 class GenerationParams(BaseModel):

@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from harness.agents.base import GenerationRequest, ModelResponse, Provider
-from harness.agents.secrets import scrub
-from harness.config import CACHE_DIR
+from harness.core.settings import CACHE_DIR
+from harness.providers.base import GenerationRequest, ModelResponse, Provider
+from harness.providers.secrets import scrub
 
 CACHE_FORMAT = 1
 # Answers not worth replaying: a CLI agent cut off by its time limit may finish next time.

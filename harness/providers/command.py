@@ -37,11 +37,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.agents.base import GenerationRequest, ModelResponse, Provider, register_provider
-from harness.agents.limits import command_timeout, provider_slot
-from harness.agents.retry import CallFailure, ProviderError
-from harness.agents.secrets import scrub
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.providers.base import GenerationRequest, ModelResponse, Provider, register_provider
+from harness.providers.limits import command_timeout, provider_slot
+from harness.providers.retry import CallFailure, ProviderError
+from harness.providers.secrets import scrub
 from harness.sandbox.agent_run import CONTAINER_PATHS, AgentOutcome, tail
 from harness.sandbox.agent_settings import SANDBOX_ENV, AgentSettings, sandbox_mode
 

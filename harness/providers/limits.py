@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_REQUEST_TIMEOUT_S = 600.0  # a 16k-token answer can take minutes to generate

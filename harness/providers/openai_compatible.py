@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 
-from harness.agents.base import Provider, register_provider
-from harness.agents.openai import KEY_VARIABLE, OpenAIChatProvider
-from harness.agents.secrets import register_secret
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.providers.base import Provider, register_provider
+from harness.providers.openai import KEY_VARIABLE, OpenAIChatProvider
+from harness.providers.secrets import register_secret
 
 BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 PLACEHOLDER_KEY = "not-needed"

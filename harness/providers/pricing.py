@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.agents.base import GenerationRequest, ModelResponse, Provider, Usage
-from harness.errors import HarnessError, InputFileError, describe_validation_error
+from harness.core.errors import HarnessError, InputFileError, describe_validation_error
+from harness.providers.base import GenerationRequest, ModelResponse, Provider, Usage
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
 PRICES_FILE_VARIABLE = "HARNESS_PRICES_FILE"

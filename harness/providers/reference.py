@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.agents.base import GenerationRequest, ModelResponse, Provider, register_provider
-from harness.config import TASKS_DIR
-from harness.errors import HarnessError
-from harness.extract import render_files_as_response
-from harness.tasks import load_task
+from harness.core.errors import HarnessError
+from harness.core.extract import render_files_as_response
+from harness.core.settings import TASKS_DIR
+from harness.core.tasks import load_task
+from harness.providers.base import GenerationRequest, ModelResponse, Provider, register_provider
 
 
 class ReferenceProvider:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.agents.base import GenerationRequest, ModelResponse, Provider, register_provider
-from harness.errors import HarnessError, InputFileError
+from harness.core.errors import HarnessError, InputFileError
+from harness.providers.base import GenerationRequest, ModelResponse, Provider, register_provider
 
 
 class ReplayProvider:

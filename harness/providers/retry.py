@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from harness.agents.limits import provider_slot
-from harness.agents.secrets import scrub
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.providers.limits import provider_slot
+from harness.providers.secrets import scrub
 
 T = TypeVar("T")
 

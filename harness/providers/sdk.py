@@ -15,7 +15,7 @@ import anthropic
 import openai
 from pydantic import BaseModel, ValidationError
 
-from harness.agents.retry import CallFailure, is_retryable_status, parse_retry_after
+from harness.providers.retry import CallFailure, is_retryable_status, parse_retry_after
 
 M = TypeVar("M", bound=BaseModel)
 _DETAIL_LIMIT = 300

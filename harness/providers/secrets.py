@@ -13,7 +13,7 @@ import os
 import re
 import threading
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 REDACTED = "[REDACTED]"
 # Environment variables whose values are credentials, by the usual naming habits.

@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.results import SampleResult
-from harness.store import RESULTS_FILE, RUN_FILE, RunStore
+from harness.core.records import SampleResult
+from harness.core.store import RESULTS_FILE, RUN_FILE, RunStore
 
 SECURITY_GRADER = "security"
 COVERAGE = "coverage"

@@ -12,7 +12,8 @@ from typing import Any, cast
 
 import pandas as pd
 
-from harness.config import COVERAGE_SCALED, GRADER_WEIGHTS
+from harness.core.settings import COVERAGE_SCALED, GRADER_WEIGHTS
+from harness.core.store import write_text_atomic
 from harness.report.aggregate import Leaderboard, aggregate_results
 from harness.report.charts import BarChart, Scatter, bar_chart, scatter
 from harness.report.drilldown import Drilldown, DrilldownLimits, build_drilldown
@@ -21,7 +22,6 @@ from harness.report.frame import ResultSet, load_results
 from harness.report.html import render_page
 from harness.report.stats import DEFAULT_RESAMPLES
 from harness.report.trend import HISTORY_FILE, HistoryEntry, read_history, trend_charts
-from harness.store import write_text_atomic
 
 
 @dataclass(frozen=True)

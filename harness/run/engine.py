@@ -26,7 +26,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.agents import (
+from harness.core.errors import HarnessError
+from harness.core.extract import extract_files
+from harness.core.failpoints import failpoint
+from harness.core.prompts import AgentDefinition, allowed_packages, build_user_message, load_agent
+from harness.core.records import BootRecord, ExtractionRecord, SampleResult
+from harness.core.settings import (
+    DEFAULT_DATABASES,
+    DEFAULT_MODEL,
+    DEFAULT_PROMPT,
+    PROJECT_ROOT,
+    RESULTS_DIR,
+)
+from harness.core.store import RUN_FILE, RunStore, write_json_atomic, write_text_atomic
+from harness.core.tasks import Task, load_tasks
+from harness.grading.integrity import SourceIntegrity
+from harness.grading.pipeline import DEFAULT_GRADERS, CandidateRun, grade_candidate, grader_versions
+from harness.grading.scoring import composite_version
+from harness.providers import (
     GenerationParams,
     GenerationRequest,
     ModelResponse,
@@ -34,23 +51,10 @@ from harness.agents import (
     registered_providers,
     resolve_provider,
 )
-from harness.agents.limits import concurrency_limit
-from harness.config import (
-    DEFAULT_DATABASES,
-    DEFAULT_MODEL,
-    DEFAULT_PROMPT,
-    PROJECT_ROOT,
-    RESULTS_DIR,
-)
-from harness.errors import HarnessError
-from harness.extract import extract_files
-from harness.failpoints import failpoint
-from harness.grade_cache import GradeCache, grade_key
-from harness.grading import DEFAULT_GRADERS, CandidateRun, grade_candidate, grader_versions
-from harness.integrity import SourceIntegrity
-from harness.model_aliases import expand_model_spec
-from harness.model_cache import CachedProvider, ResponseCache, with_cache
-from harness.pricing import (
+from harness.providers.aliases import expand_model_spec
+from harness.providers.cache import CachedProvider, ResponseCache, with_cache
+from harness.providers.limits import concurrency_limit
+from harness.providers.pricing import (
     BudgetedProvider,
     CostCapReached,
     CostPlan,
@@ -58,16 +62,12 @@ from harness.pricing import (
     plan_cost,
     response_cost,
 )
-from harness.progress import RunProgress
-from harness.prompts import AgentDefinition, allowed_packages, build_user_message, load_agent
-from harness.results import BootRecord, ExtractionRecord, SampleResult
+from harness.run.grade_cache import GradeCache, grade_key
+from harness.run.progress import RunProgress
 from harness.sandbox.databases import DatabaseServer, server_alive
 from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import LOCAL_SERVERS, SERVER_URL_ENV, ServerPool, ServerSource
-from harness.scoring import composite_version
-from harness.store import RUN_FILE, RunStore, write_json_atomic, write_text_atomic
-from harness.tasks import Task, load_tasks
 
 RUNTIMES = ("auto", "local", "docker")
 INFRA_ATTEMPTS = 3

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.config import CACHE_DIR
-from harness.results import SampleResult
-from harness.store import write_text_atomic
+from harness.core.records import SampleResult
+from harness.core.settings import CACHE_DIR
+from harness.core.store import write_text_atomic
 
 # Fields that describe the run a row belongs to, not the grade itself.
 _RUN_FIELDS = {"run_id", "model", "prompt", "extraction", "sample"}

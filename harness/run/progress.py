@@ -18,7 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from harness.results import SampleResult
+from harness.core.records import SampleResult
 
 
 def describe_result(result: SampleResult) -> str:

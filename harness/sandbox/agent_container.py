@@ -37,7 +37,7 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from harness.errors import HarnessError, InfrastructureError
+from harness.core.errors import HarnessError, InfrastructureError
 from harness.sandbox.agent_run import CONTAINER_PATHS, AgentOutcome, tail
 from harness.sandbox.agent_settings import PROMPT_DIR, SANDBOX_ENV, WORKSPACE, AgentSettings
 from harness.sandbox.docker_app import APP_UID, UNROUTABLE_DNS, AppLimits

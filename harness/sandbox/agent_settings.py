@@ -24,8 +24,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import CACHE_DIR, PROJECT_ROOT, RESULTS_DIR, TASKS_DIR
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.settings import CACHE_DIR, PROJECT_ROOT, RESULTS_DIR, TASKS_DIR
 from harness.sandbox.egress_proxy import Destination, parse_endpoint
 
 SANDBOX_ENV = "HARNESS_COMMAND_SANDBOX"
@@ -61,7 +61,7 @@ def _within(path: Path, folder: Path) -> bool:
 def protected_paths() -> list[tuple[Path, bool]]:
     """(host path, whether a mount inside it is refused too). A mount that holds one is
     always refused; inside the temporary folder only a mount holding all of it is."""
-    graders = PROJECT_ROOT / "graders"
+    graders = PROJECT_ROOT / "harness" / "graders"
     caches = [
         CACHE_DIR,
         Path.home() / ".cache" / "backend-agent-eval",

@@ -39,8 +39,8 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import LogConfig, Ulimit
 
-from harness.config import APP_LOG_LIMIT_BYTES
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
+from harness.core.settings import APP_LOG_LIMIT_BYTES
 from harness.sandbox.databases import SampleDatabase
 from harness.sandbox.docker_engine import (
     DatabaseEndpoint,

@@ -43,7 +43,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
 
 LABEL_PREFIX = "io.backend-agent-eval"
 LABEL_RUN = f"{LABEL_PREFIX}.run"

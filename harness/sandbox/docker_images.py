@@ -39,8 +39,8 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from harness.config import CACHE_DIR, RUNTIME_REQUIREMENTS
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
+from harness.core.settings import CACHE_DIR, RUNTIME_REQUIREMENTS
 from harness.sandbox.docker_engine import LABEL_PREFIX
 
 RECIPES_DIR = Path(__file__).resolve().parent / "images"

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
 from harness.sandbox.processes import child_setup
 from harness.sandbox.runtime_venv import ensure_runtime_venv, world_accessible
 from harness.sandbox.uids import UidLease

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.config import CACHE_DIR, RUNTIME_REQUIREMENTS
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
+from harness.core.settings import CACHE_DIR, RUNTIME_REQUIREMENTS
 
 _SYSTEM_PYTHONS = ("/usr/bin/python3.11", "/usr/local/bin/python3.11", "/usr/bin/python3")
 

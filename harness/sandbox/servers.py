@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Protocol
 
-from harness.errors import HarnessError, InfrastructureError
+from harness.core.errors import HarnessError, InfrastructureError
 from harness.sandbox.databases import DatabaseServer, connect_server, server_alive
 from harness.sandbox.local_servers import (
     LocalMySQLServer,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from harness.agents import GenerationRequest, ModelResponse, Provider, register_provider
-from harness.agents.reference import ReferenceProvider
+from harness.providers import GenerationRequest, ModelResponse, Provider, register_provider
+from harness.providers.reference import ReferenceProvider
 
 
 class CountingProvider:

@@ -43,8 +43,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from graders.digest import files_digest
-from harness.errors import InputFileError, describe_validation_error
+from harness.core.errors import InputFileError, describe_validation_error
+from harness.graders.digest import files_digest
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent
 
@@ -118,7 +118,7 @@ class RelationExpectation(BaseModel):
 
 
 class SchemaExpectations(BaseModel):
-    """The schema of `graders/expectations/<task-id>.yaml`."""
+    """The schema of `harness/graders/expectations/<task-id>.yaml`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,6 +1,6 @@
 """What the fuzz and security graders need to know about a task, as data.
 
-`graders/probes/<task id>.yaml` says how to make a user with a known password, how to log
+`harness/graders/probes/<task id>.yaml` says how to make a user with a known password, how to log
 in, which requests need a token, which resources to create and which IDOR, mass
 assignment and SQL injection probes apply (`plan.py`). `client.py` is the only way the
 graders talk to a candidate: a loopback-only HTTP client bounded in requests and time.
@@ -9,14 +9,14 @@ and stored, `identity.py` draws the users, passwords and texts the probes send, 
 every grade. Every task has a plan: a task without one is an error naming the file.
 """
 
-from graders.probes.client import (
+from harness.graders.probes.client import (
     NEUTRAL_USER_AGENT,
     Exchange,
     ProbeBudgetExceeded,
     ProbeClient,
     is_loopback_url,
 )
-from graders.probes.plan import (
+from harness.graders.probes.plan import (
     Account,
     AccountSpec,
     MissingValue,

@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, String, Table, create_engine, inspect, or_, sel
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from graders.probes.client import Exchange
+from harness.graders.probes.client import Exchange
 
 
 def same_value(injected: Any, observed: Any) -> bool:

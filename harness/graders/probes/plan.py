@@ -1,4 +1,4 @@
-"""Per-task probe plans (`graders/probes/<task id>.yaml`) and the accounts they create.
+"""Per-task probe plans (`harness/graders/probes/<task id>.yaml`) and the accounts they create.
 
 Every task has a plan; a task without one is an error that names the missing file (no
 generic plan is guessed from the app, whose own OpenAPI document may hide things). What
@@ -25,9 +25,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from graders.digest import files_digest
-from graders.probes.client import Exchange, ProbeClient
-from harness.errors import InputFileError, describe_validation_error
+from harness.core.errors import InputFileError, describe_validation_error
+from harness.graders.digest import files_digest
+from harness.graders.probes.client import Exchange, ProbeClient
 
 PLANS_DIR = Path(__file__).resolve().parent
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")

@@ -43,7 +43,7 @@ def split_token(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
 
 @cache
 def common_jwt_secrets() -> tuple[str, ...]:
-    """Well-known signing keys (`graders/probes/common-jwt-secrets.txt`)."""
+    """Well-known signing keys (`harness/graders/probes/common-jwt-secrets.txt`)."""
     lines = COMMON_SECRETS_PATH.read_text(encoding="utf-8").splitlines()
     return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 

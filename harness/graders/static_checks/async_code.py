@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ast
 
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import (
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import (
     ASYNC_SESSION,
     Candidate,
     PythonFile,

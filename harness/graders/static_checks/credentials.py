@@ -8,8 +8,8 @@ import ast
 import re
 from pathlib import PurePosixPath
 
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import Candidate, PythonFile, string_value
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import Candidate, PythonFile, string_value
 
 _DB_URL = re.compile(
     r"(?P<scheme>(?:postgres(?:ql)?|mysql|mariadb|sqlite|mssql|oracle)(?:\+\w+)?)://"

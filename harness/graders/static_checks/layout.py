@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import WRITE_ROUTE_METHODS, Candidate
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import WRITE_ROUTE_METHODS, Candidate
 
 # A concern is present when a file stem, one of its `_` words, or a folder says so.
 CONCERNS: dict[str, frozenset[str]] = {

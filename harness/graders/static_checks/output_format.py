@@ -12,8 +12,8 @@ import re
 import tokenize
 from pathlib import PurePosixPath
 
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import Candidate, PythonFile
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import Candidate, PythonFile
 
 _FENCE = re.compile(r"^[ \t]*(?P<marker>`{3,}|~{3,})(?P<info>.*)$")
 _HEADER = re.compile(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import Candidate, PythonFile, string_value
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import Candidate, PythonFile, string_value
 
 STRONG_SCHEMES = frozenset({"bcrypt", "bcrypt_sha256", "argon2"})
 # Uses of these (or anything inside them) are bcrypt/argon2 hashing.

@@ -7,8 +7,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import (
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import (
     Candidate,
     FunctionNode,
     PythonFile,

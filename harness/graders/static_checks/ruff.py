@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
 
-from graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.outcome import Outcome
 
 RULES = ("E", "F", "I", "W")
 LINE_LENGTH = 99

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from graders.static_checks.ruff import RuffReport, run_ruff
+from harness.graders.static_checks.ruff import RuffReport, run_ruff
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 

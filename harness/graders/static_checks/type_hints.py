@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.source import Candidate, FunctionNode, PythonFile
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.source import Candidate, FunctionNode, PythonFile
 
 
 def type_hints(candidate: Candidate) -> Outcome:
