@@ -8,34 +8,24 @@ import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 
+from harness.core.records import Finding, GradeResult, Severity
 from harness.core.tasks import Task
 from harness.graders.contract import ContractCoverage
 
-Severity = Literal["info", "low", "medium", "high", "critical"]
-
-
-class Finding(BaseModel):
-    grader: str
-    check: str
-    severity: Severity
-    message: str
-    evidence: str = ""
-    # What the check was about, where one check has many: the operation a fuzz check
-    # failed on, the table or column a schema check names. Empty otherwise.
-    subject: str = ""
-
-
-class GradeResult(BaseModel):
-    grader: str
-    score: float = Field(ge=0.0, le=1.0)
-    findings: list[Finding] = []
-    details: dict[str, Any] = {}
-    seconds: float = 0.0
+# The row model lives in harness/core (records); re-exported for the grader modules.
+__all__ = [
+    "Finding",
+    "GradeResult",
+    "Grader",
+    "GradingContext",
+    "Severity",
+    "register_grader",
+    "registered_graders",
+]
 
 
 @dataclass(frozen=True)

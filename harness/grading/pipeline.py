@@ -12,12 +12,12 @@ from pathlib import Path
 
 from harness.core.errors import HarnessError, InfrastructureError
 from harness.core.failpoints import failpoint
-from harness.core.records import BootRecord, SampleResult
+from harness.core.records import BootRecord, Finding, GradeResult, SampleResult
 from harness.core.settings import STARTUP_TIMEOUT_S
 from harness.core.store import write_json_atomic
 from harness.core.tasks import Task
 from harness.graders import registered_graders
-from harness.graders.base import Finding, GradeResult, GradingContext
+from harness.graders.base import GradingContext
 from harness.graders.contract import ContractCoverage, measure_coverage
 from harness.graders.probes.client import ProbeClient
 from harness.grading.scoring import correct_and_secure, overall_score

@@ -10,17 +10,16 @@ scaling, an app that only boots and has tidy code would still earn their weight.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 import harness.graders.contract
+from harness.core.records import correct_and_secure
 from harness.core.settings import COVERAGE_SCALED, GRADER_WEIGHTS
-from harness.graders.base import Finding
 from harness.graders.digest import files_digest
 
-# Security findings at these severities make a sample insecure (BaxBench's sec_pass).
-INSECURE_SEVERITIES = frozenset({"high", "critical"})
+__all__ = ["composite_version", "correct_and_secure", "overall_score"]
 
 
 def overall_score(
@@ -51,12 +50,3 @@ def composite_version() -> str:
     weights = repr(sorted(GRADER_WEIGHTS.items())) + repr(sorted(COVERAGE_SCALED))
     code = files_digest([Path(__file__), Path(harness.graders.contract.__file__)])
     return f"{code}+{hashlib.sha256(weights.encode()).hexdigest()[:8]}"
-
-
-def correct_and_secure(scores: Mapping[str, float], findings: Sequence[Finding]) -> bool | None:
-    """Every hidden test passes and no high or critical security finding; None when the
-    functional or security grader did not run (nothing to say either way)."""
-    if "functional" not in scores or "security" not in scores:
-        return None
-    insecure = any(f.grader == "security" and f.severity in INSECURE_SEVERITIES for f in findings)
-    return scores["functional"] == 1.0 and not insecure
