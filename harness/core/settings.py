@@ -34,19 +34,3 @@ STARTUP_TIMEOUT_S = float(os.environ.get("HARNESS_STARTUP_TIMEOUT", "20"))
 HIDDEN_TESTS_TIMEOUT_S = float(os.environ.get("HARNESS_HIDDEN_TESTS_TIMEOUT", "300"))
 APP_LOG_LIMIT_BYTES = 2 * 1024 * 1024
 APP_MEMORY_LIMIT_MB = int(os.environ.get("HARNESS_APP_MEMORY_MB", "1024"))
-
-# Weights of each grader in the composite `overall` score; graders absent from a
-# result (not run, or not applicable) are left out and the rest renormalised. Why each
-# weighs what it does is in the README's method section.
-GRADER_WEIGHTS: dict[str, float] = {
-    "boot": 1.0,
-    "functional": 4.0,
-    "robustness": 1.0,
-    "fuzz": 1.0,
-    "security": 2.0,
-    "schema": 1.0,
-    "checklist": 1.0,
-}
-# Graders that cannot tell what the app implements: in `overall` they count
-# score x contract coverage (harness/scoring.py).
-COVERAGE_SCALED = frozenset({"boot", "checklist"})

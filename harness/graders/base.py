@@ -1,41 +1,32 @@
-"""What every grader takes and returns: the context of one live sample, a score in
-[0, 1] and findings. Graders are registered by name so `harness/graders/<name>.py` is where a
-reader finds each one."""
+"""What every grader declares, takes and returns: the `Grader` base class (name, version,
+weight, order, whether it needs a live app, whether it scales with contract coverage, the
+data files it reads), the context of one live sample, a score in [0, 1] and findings.
+Graders are listed in `harness/graders/registry.py`, one module each, so
+`harness/graders/<name>.py` is where a reader finds each one."""
 
 from __future__ import annotations
 
-import functools
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import ClassVar
 
-from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 
+from harness.core.errors import HarnessError
+from harness.core.records import Finding, GradeResult, Severity
 from harness.core.tasks import Task
 from harness.graders.contract import ContractCoverage
+from harness.graders.digest import files_digest
 
-Severity = Literal["info", "low", "medium", "high", "critical"]
-
-
-class Finding(BaseModel):
-    grader: str
-    check: str
-    severity: Severity
-    message: str
-    evidence: str = ""
-    # What the check was about, where one check has many: the operation a fuzz check
-    # failed on, the table or column a schema check names. Empty otherwise.
-    subject: str = ""
-
-
-class GradeResult(BaseModel):
-    grader: str
-    score: float = Field(ge=0.0, le=1.0)
-    findings: list[Finding] = []
-    details: dict[str, Any] = {}
-    seconds: float = 0.0
+# The row model lives in harness/core (records); re-exported for the grader modules.
+__all__ = [
+    "Finding",
+    "GradeResult",
+    "Grader",
+    "GradingContext",
+    "GraderDeclarationError",
+    "Severity",
+]
 
 
 @dataclass(frozen=True)
@@ -80,37 +71,75 @@ class GradingContext:
         return self.coverage
 
 
-class Grader(Protocol):
-    name: str
-    version: str
-    needs_live_app: bool
-
-    def grade(self, context: GradingContext) -> GradeResult: ...
+class GraderDeclarationError(HarnessError):
+    """A grader class lacks a declaration the registry needs, or declares it wrongly."""
 
 
-_REGISTRY: dict[str, Grader] = {}
+# What every grader class declares (class attributes), and the type each must have.
+DECLARATIONS: dict[str, type | tuple[type, ...]] = {
+    "name": str,  # the score's key in a row, e.g. "fuzz"
+    "version": str,  # bumped when the grader's code changes what it scores
+    "weight": (int, float),  # its weight in the composite `overall`
+    "order": int,  # its place in the default run (lower first)
+    "needs_live_app": bool,  # scored 0 ("not run") when the app did not boot
+    "coverage_scaled": bool,  # counts score x contract coverage in `overall`
+    "data_files": tuple,  # the data files it reads: folded into its cache version
+}
 
 
-def register_grader(cls: type[Any]) -> type[Any]:
-    """Class decorator: instantiate and register a grader under its `name`."""
-    grader: Grader = cls()
-    _REGISTRY[grader.name] = grader
-    return cls
+class Grader:
+    """A grader: declares what the registry and the composite need to know about it (as
+    class attributes, every one of `DECLARATIONS`), and grades one live sample.
+
+    `coverage_scaled` is for graders that cannot tell what the app implements (boot,
+    checklist): an app that only boots and has tidy code must not earn their weight.
+    `data_files` are the files the grade depends on beside the grader's code (plans,
+    expectations, calibration): `cache_version()` folds their digest into `version`, so
+    a grade cached under an older file is never reused."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    weight: ClassVar[float]
+    order: ClassVar[int]
+    needs_live_app: ClassVar[bool]
+    coverage_scaled: ClassVar[bool]
+    data_files: ClassVar[tuple[Path, ...]]
+
+    def grade(self, context: GradingContext) -> GradeResult:
+        raise NotImplementedError
+
+    @classmethod
+    def check_declarations(cls) -> None:
+        """GraderDeclarationError naming the grader and the field, for any declaration
+        missing or of the wrong type."""
+        label = getattr(cls, "name", None) or f"{cls.__module__}.{cls.__qualname__}"
+        for field, kind in DECLARATIONS.items():
+            if not hasattr(cls, field):
+                raise GraderDeclarationError(
+                    f"grader {label!r} ({cls.__module__}.{cls.__qualname__}) does not "
+                    f"declare {field!r}: every grader declares {', '.join(DECLARATIONS)}"
+                )
+            value = getattr(cls, field)
+            if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+                raise GraderDeclarationError(
+                    f"grader {label!r} declares {field!r} as {value!r}: expected {_kind_name(kind)}"
+                )
+        if not cls.name:
+            raise GraderDeclarationError(f"grader {label!r} declares an empty 'name'")
+        if cls.weight < 0:
+            raise GraderDeclarationError(f"grader {label!r} declares a negative 'weight'")
+        if not all(isinstance(path, Path) for path in cls.data_files):
+            raise GraderDeclarationError(f"grader {label!r}: 'data_files' must hold Paths")
+
+    @classmethod
+    def cache_version(cls) -> str:
+        """The version a grade is cached under: `version`, plus the digest of the data
+        files when the grader reads any."""
+        if not cls.data_files:
+            return cls.version
+        return f"{cls.version}+{files_digest(cls.data_files)}"
 
 
-# Imported on first use, not with the package: the hidden tests' pytest plugin imports
-# `harness.graders.statement_counter` and must not pay for every grader's dependencies.
-BUILTIN_GRADERS = ("boot", "checklist", "functional", "fuzz", "schema", "security")
-
-
-@functools.cache
-def _import_builtin_graders() -> None:
-    for module in BUILTIN_GRADERS:
-        importlib.import_module(f"harness.graders.{module}")
-
-
-def registered_graders() -> dict[str, Grader]:
-    """Every grader by name: the built-in ones (imported on the first call) and any other
-    module's that registered itself."""
-    _import_builtin_graders()
-    return dict(_REGISTRY)
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)

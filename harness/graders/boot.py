@@ -10,17 +10,20 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from harness.core.errors import InfrastructureError
-from harness.graders.base import Finding, GradeResult, GradingContext, register_grader
-from harness.graders.expectations import expectations_digest, load_expectations
+from harness.graders.base import Finding, Grader, GradeResult, GradingContext
+from harness.graders.expectations import expectation_files, load_expectations
 from harness.graders.schema import match_entities, read_schema
 
 
-@register_grader
-class BootGrader:
+class BootGrader(Grader):
     name = "boot"
     # 2: tables found by the schema grader's entity matcher (its data is part of the grade)
-    version = f"2+{expectations_digest()}"
+    version = "2"
     needs_live_app = False
+    weight = 1.0
+    order = 10
+    coverage_scaled = True  # booting says nothing about what the app implements
+    data_files = expectation_files()
 
     def grade(self, context: GradingContext) -> GradeResult:
         if not context.booted or context.base_url is None:

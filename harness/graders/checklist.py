@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.base import Finding, Grader, GradeResult, GradingContext, Severity
 from harness.graders.static_checks import (
     async_code,
     credentials,
@@ -362,13 +362,16 @@ def _check_details(item: ChecklistItem, outcome: Outcome) -> dict[str, Any]:
     }
 
 
-@register_grader
-class ChecklistGrader:
+class ChecklistGrader(Grader):
     name = "checklist"
     # 2: no-comments/no-docstrings informational, path header, --ignore-noqa;
     # 3: atomic-writes tells imported names and retry loops apart
     version = "3"
     needs_live_app = False
+    weight = 1.0
+    order = 50
+    coverage_scaled = True  # tidy code says nothing about what the app implements
+    data_files = ()
 
     def grade(self, context: GradingContext) -> GradeResult:
         response, source = response_text(context)

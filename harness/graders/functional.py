@@ -18,23 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.settings import HIDDEN_TESTS_TIMEOUT_S
-from harness.graders.base import Finding, GradeResult, GradingContext, register_grader
-from harness.graders.digest import files_digest
+from harness.graders.base import Finding, Grader, GradeResult, GradingContext
 from harness.graders.pytest_plugin import ROBUSTNESS_MARKER
 
 PLUGIN_PATH = Path(__file__).resolve().parent / "pytest_plugin.py"
 TESTKIT_PATH = Path(__file__).resolve().parent / "testkit.py"
 
 
-class HiddenTestsGrader:
-    """Runs the hidden tests a marker expression selects."""
+class HiddenTestsGrader(Grader):
+    """Runs the hidden tests a marker expression selects (functional here, robustness in
+    harness/graders/robustness.py)."""
 
-    name = "hidden-tests"
     # 2: marker selection, per-test timeout, partial credit on a cut suite; 3: the client
     # retries a request once on a kept-alive connection the app closed. The plugin and the
     # test kit every hidden test uses are part of the grade (the tests are the task's).
-    version = f"3+{files_digest([PLUGIN_PATH, TESTKIT_PATH])}"
+    version = "3"
     needs_live_app = True
+    coverage_scaled = False
+    data_files = (PLUGIN_PATH, TESTKIT_PATH)
     marker_expression = ""
     report_stem = "hidden-tests"  # <stem>.json (per-test outcomes) and <stem>.log
 
@@ -148,17 +149,11 @@ class HiddenTestsGrader:
         )
 
 
-@register_grader
 class FunctionalGrader(HiddenTestsGrader):
     name = "functional"
+    weight = 4.0  # the contract's behaviour is what the task asks for
+    order = 20  # first after boot: on the app as it started
     marker_expression = f"not {ROBUSTNESS_MARKER}"
-
-
-@register_grader
-class RobustnessGrader(HiddenTestsGrader):
-    name = "robustness"
-    marker_expression = ROBUSTNESS_MARKER
-    report_stem = "robustness-tests"
 
 
 def hidden_test_names(hidden_dir: Path) -> list[str]:

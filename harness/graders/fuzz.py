@@ -48,7 +48,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.core.settings import CACHE_DIR
-from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.base import Finding, Grader, GradeResult, GradingContext, Severity
 from harness.graders.digest import files_digest
 from harness.graders.extreme_inputs import ExtremeHit, classify_request
 from harness.graders.fuzz_cells import (
@@ -226,12 +226,17 @@ def load_config(path: Path = CONFIG_PATH) -> FuzzConfig:
     return FuzzConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
+def fuzz_data_files() -> tuple[Path, ...]:
+    """Every global data file the grader reads (its calibration, the probe plans it takes
+    the fuzz user's account from, and the extreme-input classes it shares with the
+    robustness grader): declared as its `data_files`, so a grade cached under an older
+    file is not reused. Task files are in the task's own hash."""
+    return (CONFIG_PATH, EXTREME_INPUTS_PATH, *sorted(PLANS_DIR.glob("*.yaml")))
+
+
 def data_digest() -> str:
-    """A short hash of every global data file the grader reads (its calibration, the
-    probe plans it takes the fuzz user's account from, and the extreme-input classes it
-    shares with the robustness grader): part of its version, so a grade cached under an
-    older file is not reused. Task files are in the task's own hash."""
-    return files_digest([CONFIG_PATH, EXTREME_INPUTS_PATH, *sorted(PLANS_DIR.glob("*.yaml"))])
+    """A short hash of `fuzz_data_files` (what the grader's version folds)."""
+    return files_digest(fuzz_data_files())
 
 
 @dataclass(frozen=True)
@@ -738,13 +743,16 @@ def fuzz_identity() -> tuple[str, str, str]:
     return email, password, name
 
 
-@register_grader
-class FuzzGrader:
+class FuzzGrader(Grader):
     name = "fuzz"
     # 3: the task's contract document, coverage gating, cells that never ran fail,
     # extreme input left to robustness, neutral traffic, redirects followed.
-    version = f"3+{data_digest()}"
+    version = "3"
     needs_live_app = True
+    weight = 1.0
+    order = 60  # on a fresh app, after the hidden tests and the static graders
+    coverage_scaled = False
+    data_files = fuzz_data_files()
 
     def grade(self, context: GradingContext) -> GradeResult:
         config = load_config()

@@ -43,14 +43,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from harness.core.errors import InfrastructureError
-from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.base import Finding, Grader, GradeResult, GradingContext, Severity
 from harness.graders.expectations import (
     TIMESTAMP_NAMES,
     ColumnExpectation,
     EntityExpectation,
     RelationExpectation,
     SchemaExpectations,
-    expectations_digest,
+    expectation_files,
     load_expectations,
 )
 
@@ -575,12 +575,15 @@ def score_checks(results: Sequence[CheckResult]) -> float:
     return passed / total if total else 0.0
 
 
-@register_grader
-class SchemaGrader:
+class SchemaGrader(Grader):
     name = "schema"
     # 2: advice checks unscored, severity weights, money scale at least 2, read as admin
-    version = f"2+{expectations_digest()}"
+    version = "2"
     needs_live_app = True
+    weight = 1.0
+    order = 40
+    coverage_scaled = False
+    data_files = expectation_files()
 
     def grade(self, context: GradingContext) -> GradeResult:
         expectations = load_expectations(context.task.id)

@@ -55,7 +55,7 @@ import jwt
 from sqlalchemy.engine import make_url
 
 from harness.core.errors import InputFileError
-from harness.graders.base import Finding, GradeResult, GradingContext, Severity, register_grader
+from harness.graders.base import Finding, Grader, GradeResult, GradingContext, Severity
 from harness.graders.contract import ContractCoverage, operation_key
 from harness.graders.probes import (
     Account,
@@ -68,7 +68,6 @@ from harness.graders.probes import (
     RequestTemplate,
     create_account,
     load_probe_plan,
-    probes_digest,
     render,
 )
 from harness.graders.probes.evidence import (
@@ -98,6 +97,7 @@ from harness.graders.probes.plan import (
     VerifySpec,
     placeholders,
     plan_path,
+    probe_files,
 )
 from harness.graders.probes.tokens import b64url, common_jwt_secrets, hmac_signs, split_token
 
@@ -1046,14 +1046,17 @@ def _same_answer(known: Exchange, unknown: Exchange) -> bool:
 # -- the grader ---------------------------------------------------------------------------
 
 
-@register_grader
-class SecurityGrader:
+class SecurityGrader(Grader):
     name = "security"
     # 3: applicable checks from the plan alone, not verified counts as failed, coverage
     # gating, same-origin redirects followed, per-grade identities, plan query targets.
     # 4: a wall-clock safety cap (120 s) instead of a 20 s budget; a cut run is marked
-    version = f"4+{probes_digest()}"
+    version = "4"
     needs_live_app = True
+    weight = 2.0  # an exploitable backend is worse than a broken one
+    order = 70
+    coverage_scaled = False
+    data_files = probe_files()
 
     def grade(self, context: GradingContext) -> GradeResult:
         assert context.base_url is not None

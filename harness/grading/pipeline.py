@@ -12,30 +12,23 @@ from pathlib import Path
 
 from harness.core.errors import HarnessError, InfrastructureError
 from harness.core.failpoints import failpoint
-from harness.core.records import BootRecord, SampleResult
+from harness.core.records import BootRecord, Finding, GradeResult, SampleResult
 from harness.core.settings import STARTUP_TIMEOUT_S
 from harness.core.store import write_json_atomic
 from harness.core.tasks import Task
-from harness.graders import registered_graders
-from harness.graders.base import Finding, GradeResult, GradingContext
+from harness.graders.base import GradingContext
 from harness.graders.contract import ContractCoverage, measure_coverage
 from harness.graders.probes.client import ProbeClient
+from harness.graders.registry import default_grader_order, grader_version, registered_graders
 from harness.grading.scoring import correct_and_secure, overall_score
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
 from harness.sandbox.readiness import BootOutcome
 from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
 
-# The hidden tests run first, on the app as it started: their outcome must not depend on
+# Every registered grader, in its declared order (harness/graders/registry.py). The
+# hidden tests run first, on the app as it started: their outcome must not depend on
 # what the fuzzer's and the probes' traffic did to the process or its database.
-DEFAULT_GRADERS = (
-    "boot",
-    "functional",
-    "robustness",
-    "schema",
-    "checklist",
-    "fuzz",
-    "security",
-)
+DEFAULT_GRADERS = default_grader_order()
 # What proves a task (selftest, task proofs): the hidden tests decide a mutant.
 PROOF_GRADERS = ("boot", "functional", "robustness")
 # These start from a fresh app on a fresh database (after the hidden tests and the
@@ -291,8 +284,7 @@ def _measure_coverage(task: Task, app: CandidateApp, booted: bool) -> ContractCo
 
 def grader_versions(names: tuple[str, ...]) -> list[tuple[str, str]]:
     """(name, version) of each grader, part of every grade's cache key."""
-    available = registered_graders()
-    return [(name, available[name].version) for name in names]
+    return [(name, grader_version(name)) for name in names]
 
 
 def _engine_label(server: DatabaseServer) -> str | None:

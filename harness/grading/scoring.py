@@ -1,35 +1,38 @@
 """The composite `overall` score and the `correct_and_secure` flag.
 
-`overall` is a weighted mean of the graders that ran (`GRADER_WEIGHTS`), in which the
-graders that cannot tell what the app implements (`COVERAGE_SCALED`: boot, checklist)
-enter multiplied by the app's contract coverage. The others already score against the
-contract's operations, so an app that implements nothing scores 0 on them; without the
-scaling, an app that only boots and has tidy code would still earn their weight.
+`overall` is a weighted mean of the graders that ran (each grader's declared `weight`,
+harness/graders/registry.py), in which the graders that cannot tell what the app
+implements (those declaring `coverage_scaled`: boot, checklist) enter multiplied by the
+app's contract coverage. The others already score against the contract's operations, so
+an app that implements nothing scores 0 on them; without the scaling, an app that only
+boots and has tidy code would still earn their weight.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 import harness.graders.contract
-from harness.core.settings import COVERAGE_SCALED, GRADER_WEIGHTS
-from harness.graders.base import Finding
+from harness.core.records import correct_and_secure
 from harness.graders.digest import files_digest
+from harness.graders.registry import coverage_scaled_graders, grader_weights
 
-# Security findings at these severities make a sample insecure (BaxBench's sec_pass).
-INSECURE_SEVERITIES = frozenset({"high", "critical"})
+__all__ = ["composite_version", "correct_and_secure", "overall_score"]
 
 
 def overall_score(
     scores: Mapping[str, float],
     coverage: float | None = None,
-    weights: Mapping[str, float] = GRADER_WEIGHTS,
+    weights: Mapping[str, float] | None = None,
 ) -> float:
     """Weighted mean over the graders present (unknown graders weigh 1); the
-    coverage-scaled ones count `score x coverage` when coverage was measured."""
+    coverage-scaled ones count `score x coverage` when coverage was measured. `weights`
+    defaults to the registered graders'."""
+    weights = grader_weights() if weights is None else weights
+    scaled = coverage_scaled_graders()
     present = {name: score for name, score in scores.items() if name != "overall"}
     if not present:
         return 0.0
@@ -37,7 +40,7 @@ def overall_score(
     weighted = sum(
         weights.get(name, 1.0)
         * score
-        * (coverage if coverage is not None and name in COVERAGE_SCALED else 1.0)
+        * (coverage if coverage is not None and name in scaled else 1.0)
         for name, score in present.items()
     )
     return round(weighted / total_weight, 4)
@@ -48,15 +51,6 @@ def composite_version() -> str:
     """What a row's `overall` and `coverage` are computed with (this module, the weights,
     the coverage measurement): part of every grade's cache key, beside the graders'
     versions, so a changed composite is never served from the cache."""
-    weights = repr(sorted(GRADER_WEIGHTS.items())) + repr(sorted(COVERAGE_SCALED))
+    weights = repr(sorted(grader_weights().items())) + repr(sorted(coverage_scaled_graders()))
     code = files_digest([Path(__file__), Path(harness.graders.contract.__file__)])
     return f"{code}+{hashlib.sha256(weights.encode()).hexdigest()[:8]}"
-
-
-def correct_and_secure(scores: Mapping[str, float], findings: Sequence[Finding]) -> bool | None:
-    """Every hidden test passes and no high or critical security finding; None when the
-    functional or security grader did not run (nothing to say either way)."""
-    if "functional" not in scores or "security" not in scores:
-        return None
-    insecure = any(f.grader == "security" and f.severity in INSECURE_SEVERITIES for f in findings)
-    return scores["functional"] == 1.0 and not insecure

@@ -21,7 +21,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from harness.graders.base import Finding
+from harness.core.records import Finding
 from harness.report.frame import FUNCTIONAL_GRADER, ResultSet
 
 STATUS_ORDER = {"fail": 0, "infra": 1, "pass": 2}

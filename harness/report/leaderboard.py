@@ -12,8 +12,8 @@ from typing import Any, cast
 
 import pandas as pd
 
-from harness.core.settings import COVERAGE_SCALED, GRADER_WEIGHTS
 from harness.core.store import write_text_atomic
+from harness.graders.registry import coverage_scaled_graders, grader_weights
 from harness.report.aggregate import Leaderboard, aggregate_results
 from harness.report.charts import BarChart, Scatter, bar_chart, scatter
 from harness.report.drilldown import Drilldown, DrilldownLimits, build_drilldown
@@ -115,8 +115,8 @@ def _unsandboxed(results: ResultSet) -> int:
 
 def _weights() -> list[dict[str, Any]]:
     return [
-        {"grader": name, "weight": weight, "scaled": name in COVERAGE_SCALED}
-        for name, weight in GRADER_WEIGHTS.items()
+        {"grader": name, "weight": weight, "scaled": name in coverage_scaled_graders()}
+        for name, weight in grader_weights().items()
     ]
 
 

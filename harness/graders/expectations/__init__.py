@@ -136,10 +136,15 @@ class SchemaExpectations(BaseModel):
         return self
 
 
+def expectation_files(directory: Path = EXPECTATIONS_DIR) -> tuple[Path, ...]:
+    """Every expectations file: data the schema and boot graders declare (`data_files`),
+    so grade caches keyed on grader versions notice an edited expectation."""
+    return tuple(sorted(directory.glob("*.yaml")))
+
+
 def expectations_digest(directory: Path = EXPECTATIONS_DIR) -> str:
-    """A short hash of every expectations file: part of the schema grader's version, so
-    grade caches keyed on grader versions notice an edited expectation."""
-    return files_digest(sorted(directory.glob("*.yaml")))
+    """A short hash of every expectations file (what the graders' versions fold)."""
+    return files_digest(expectation_files(directory))
 
 
 def expectations_path(task_id: str, directory: Path = EXPECTATIONS_DIR) -> Path:

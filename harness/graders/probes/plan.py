@@ -165,11 +165,16 @@ def load_probe_plan(task_id: str, openapi_paths: object = None) -> ProbePlan:
         raise describe_validation_error(path, exc) from exc
 
 
+def probe_files(directory: Path = PLANS_DIR) -> tuple[Path, ...]:
+    """Every data file the probing graders read (the plans and the well-known JWT
+    secrets): data the security grader declares (`data_files`), so a cached grade made
+    with other plans is not reused."""
+    return tuple(sorted([*directory.glob("*.yaml"), *directory.glob("*.txt")]))
+
+
 def probes_digest(directory: Path = PLANS_DIR) -> str:
-    """A short hash of every data file the probing graders read (the plans and the
-    well-known JWT secrets): part of the security grader's version, so a cached grade
-    made with other plans is not reused."""
-    return files_digest(sorted([*directory.glob("*.yaml"), *directory.glob("*.txt")]))
+    """A short hash of `probe_files` (what the security grader's version folds)."""
+    return files_digest(probe_files(directory))
 
 
 def placeholders(template: Any) -> set[str]:
