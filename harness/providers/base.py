@@ -10,6 +10,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.errors import HarnessError
+from harness.core.settings import DEFAULT_MAX_TOKENS
 
 
 class GenerationParams(BaseModel):
@@ -18,7 +19,7 @@ class GenerationParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     temperature: float | None = None
-    max_tokens: int = 16000
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int | None = None
 
 

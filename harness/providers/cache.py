@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from harness.core.settings import CACHE_DIR
+from harness.core import settings
 from harness.providers.base import GenerationRequest, ModelResponse, Provider
 from harness.providers.secrets import scrub
 
@@ -68,7 +68,7 @@ class ResponseCache:
     @classmethod
     def default(cls) -> ResponseCache:
         """`<CACHE_DIR>/responses`, or the folder HARNESS_RESPONSE_CACHE names."""
-        return cls(Path(os.environ.get("HARNESS_RESPONSE_CACHE") or CACHE_DIR / "responses"))
+        return cls(settings.RESPONSE_CACHE.get())
 
     def path_for(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"

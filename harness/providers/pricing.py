@@ -10,7 +10,6 @@ keeps what finished. Cache hits cost nothing and never reach the tracker.
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -20,11 +19,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.core import settings
 from harness.core.errors import HarnessError, InputFileError, describe_validation_error
 from harness.providers.base import GenerationRequest, ModelResponse, Provider, Usage
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
-PRICES_FILE_VARIABLE = "HARNESS_PRICES_FILE"
+PRICES_FILE_VARIABLE = settings.PRICES_FILE.name
 # Pessimistic on purpose (English and code run 3-4 characters a token): the estimate
 # guards a cap, and overestimating only stops a run a little early.
 CHARS_PER_TOKEN = 2.5
@@ -73,8 +73,7 @@ class PriceTable:
         base = _read_price_file(PRICES_FILE)
         prices = dict(base.models)
         sources = [str(PRICES_FILE)]
-        extra_name = os.environ.get(PRICES_FILE_VARIABLE, "").strip()
-        extra = extra or (Path(extra_name) if extra_name else None)
+        extra = extra or settings.PRICES_FILE.get()
         if extra is not None:
             prices.update(_read_price_file(extra).models)
             sources.append(str(extra))
