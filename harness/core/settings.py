@@ -111,7 +111,11 @@ class Setting(Generic[T]):
     def shown_default(self) -> str:
         if self.default_text is not None:
             return self.default_text
-        return "unset" if self.default in (None, "") else str(self.default)
+        if self.default in (None, ""):
+            return "unset"
+        if isinstance(self.default, float) and self.default.is_integer():
+            return str(int(self.default))
+        return str(self.default)
 
 
 SETTINGS: dict[str, Setting[object]] = {}
@@ -148,7 +152,7 @@ RESULTS = declare(
         _path,
         PROJECT_ROOT / "results",
         "where runs are written (default of --results-dir)",
-        default_text="<root>/results",
+        default_text="`<root>/results`",
     )
 )
 RESULTS_DIR = RESULTS.get()
@@ -177,7 +181,7 @@ RESPONSE_CACHE = declare(
         _path,
         CACHE_DIR / "responses",
         "the model-response cache",
-        default_text="<cache>/responses",
+        default_text="`<cache>/responses`",
     )
 )
 GRADE_CACHE = declare(
@@ -187,7 +191,7 @@ GRADE_CACHE = declare(
         _path,
         CACHE_DIR / "grades",
         "the grade cache",
-        default_text="<cache>/grades",
+        default_text="`<cache>/grades`",
     )
 )
 PRICES_FILE = declare(
@@ -450,7 +454,7 @@ COMMAND_TIMEOUT = declare(
 COMMAND_SANDBOX = declare(
     Setting(
         "HARNESS_COMMAND_SANDBOX",
-        "docker | none",
+        "docker or none",
         _choice("docker", "none"),
         "docker",
         "where a `command:` agent runs (none: on the host, unsandboxed)",
@@ -567,6 +571,16 @@ AGENT_WORKSPACE = _passed("HARNESS_WORKSPACE", "`command:` agent: its empty work
 AGENT_PROMPT_FILE = _passed("HARNESS_PROMPT_FILE", "`command:` agent: system prompt, ---, task")
 AGENT_SYSTEM_FILE = _passed("HARNESS_SYSTEM_FILE", "`command:` agent: the system prompt")
 AGENT_USER_FILE = _passed("HARNESS_USER_FILE", "`command:` agent: the task")
+
+
+def readme_table() -> str:
+    """The README's table of variables, one row per declaration, in declaration order."""
+    rows = ["| variable | type | default | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS.values():
+        default = "set by the harness" if setting.set_by == "harness" else setting.shown_default()
+        rows.append(f"| `{setting.name}` | {setting.kind} | {default} | {setting.meaning} |")
+    return "\n".join(rows) + "\n"
+
 
 # --- scoring -----------------------------------------------------------------------------
 
