@@ -156,14 +156,18 @@ def run_on_host(command: str, paths: dict[str, Path], root: Path, timeout: float
     )
 
 
-class CommandProvider:
+class CommandProvider(Provider):
     """Runs a CLI agent per sample; the command string is what run.json calls the model.
 
     `sandbox=None` reads HARNESS_COMMAND_SANDBOX: the docker sandbox unless it says
     `none`. Pass `sandbox=False` to run on the host."""
 
     name = "command"
+    # Its answers are cached (keyed on the sandbox it ran in, `endpoint`). It stays
+    # metered: the agent may pay for a model the harness cannot see, so `--max-cost`
+    # with it is refused for want of a price rather than silently ignored.
     cacheable = True
+    metered = True
 
     def __init__(
         self,

@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.core import settings
 from harness.core.errors import HarnessError, InputFileError, describe_validation_error
-from harness.providers.base import GenerationRequest, ModelResponse, Provider, Usage
+from harness.providers.base import (
+    GenerationRequest,
+    ModelResponse,
+    Provider,
+    Usage,
+    WrappedProvider,
+)
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
 PRICES_FILE_VARIABLE = settings.PRICES_FILE.name
@@ -263,17 +269,15 @@ class CostTracker:
         }
 
 
-class BudgetedProvider:
+class BudgetedProvider(WrappedProvider):
     """A provider whose every call is reserved against the tracker first. Place it inside
-    the cache (`with_cache(BudgetedProvider(p, t), cache)`) so hits skip the gate."""
+    the cache (`with_cache(BudgetedProvider(p, t), cache)`) so hits skip the gate. Every
+    call is counted (usage in run.json); the tracker has a cap only when the run has one
+    and the provider is metered (`is_metered`)."""
 
     def __init__(self, inner: Provider, tracker: CostTracker) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.tracker = tracker
-        self.name = inner.name
-        self.model = inner.model
-        self.endpoint = getattr(inner, "endpoint", None)
-        self.cacheable = bool(getattr(inner, "cacheable", False))
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
         reserved = self.tracker.reserve(self.model, request)
