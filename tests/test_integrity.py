@@ -11,7 +11,7 @@ import pytest
 from harness.core.errors import HarnessError
 from harness.core.settings import TASKS_DIR
 from harness.grading.integrity import GRADERS_DIR, SourceIntegrity
-from harness.providers import GenerationRequest, ModelResponse
+from harness.providers import GenerationRequest, ModelResponse, Provider
 from harness.providers.reference import ReferenceProvider
 from harness.run.engine import EvalConfig, EvalRun
 
@@ -41,12 +41,14 @@ def test_the_default_covers_tasks_and_graders() -> None:
     assert GRADERS_DIR.name == "graders" and TASKS_DIR.name == "tasks"
 
 
-class EditingProvider:
+class EditingProvider(Provider):
     """Answers with the reference, and edits a hidden test while it does: what an
     agent with access to the repository could try."""
 
     name = "editing"
     model = "editing"
+    cacheable = False
+    metered = False
 
     def __init__(self, victim: Path) -> None:
         self.victim = victim

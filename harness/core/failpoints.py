@@ -12,13 +12,14 @@ import signal
 import threading
 from collections import Counter
 
-_ENV = "HARNESS_FAILPOINTS"
+from harness.core import settings
+
 _lock = threading.Lock()
 _passes: Counter[str] = Counter()
 
 
 def _armed() -> dict[str, int]:
-    spec = os.environ.get(_ENV, "")
+    spec = settings.FAILPOINTS.get()
     armed: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, count = item.partition(":")

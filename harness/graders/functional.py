@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.core import settings
 from harness.core.settings import HIDDEN_TESTS_TIMEOUT_S
 from harness.graders.base import Finding, Grader, GradeResult, GradingContext
 from harness.graders.pytest_plugin import ROBUSTNESS_MARKER
@@ -46,19 +47,19 @@ class HiddenTestsGrader(Grader):
         assert context.base_url is not None
         env = {
             **os.environ,
-            "HARNESS_APP_URL": context.base_url,
-            "HARNESS_DB_URL": context.database_url,
-            "HARNESS_DB_KIND": context.database_kind,
-            "HARNESS_DB_USER": context.database_user,
-            "HARNESS_ADMIN_DB_URL": context.admin_database_url,
-            "HARNESS_REPORT_PATH": str(report_path),
+            settings.APP_URL.name: context.base_url,
+            settings.DB_URL.name: context.database_url,
+            settings.DB_KIND.name: context.database_kind,
+            settings.DB_USER.name: context.database_user,
+            settings.ADMIN_DB_URL.name: context.admin_database_url,
+            settings.REPORT_PATH.name: str(report_path),
             "PYTHONDONTWRITEBYTECODE": "1",
             # Only the harness's plugin: autoloading the installed ones (schemathesis,
             # hypothesis, anyio, timeout) costs ~2 s of CPU per grade and none is used.
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         }
         if context.jwt_secret is not None:
-            env["HARNESS_JWT_SECRET"] = context.jwt_secret
+            env[settings.JWT_SECRET.name] = context.jwt_secret
         command = [
             sys.executable,
             "-m",

@@ -23,16 +23,17 @@ only. So:
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from harness.core import settings
+
 if TYPE_CHECKING:  # the harness imports this module for its names: no schemathesis there
     import requests
 
-USER_AGENT_ENV = "HARNESS_FUZZ_USER_AGENT"
-ORIGIN_ENV = "HARNESS_FUZZ_ORIGIN"  # scheme://host:port of the app: nothing else is sent to
+USER_AGENT_ENV = settings.FUZZ_USER_AGENT.name
+ORIGIN_ENV = settings.FUZZ_ORIGIN.name  # scheme://host:port of the app: nothing else is sent to
 MARKER_PREFIX = "x-schemathesis-"
 
 _original_send: Any = None
@@ -55,9 +56,9 @@ def _send(
 ) -> requests.Response:
     import requests
 
-    if origin(str(request.url)) != os.environ[ORIGIN_ENV]:
+    if origin(str(request.url)) != settings.FUZZ_ORIGIN.get():
         raise requests.ConnectionError(f"refused: {request.url} is not the app's origin")
-    neutral_headers(request.headers, os.environ[USER_AGENT_ENV])
+    neutral_headers(request.headers, settings.FUZZ_USER_AGENT.get())
     response: requests.Response = _original_send(self, request, **kwargs)
     return response
 
@@ -94,11 +95,11 @@ def _forge_credentials() -> None:
 
 def install() -> None:
     """Patch the transport and register the hook (in the schemathesis process only)."""
-    for name in (USER_AGENT_ENV, ORIGIN_ENV):
-        if not os.environ.get(name):
+    for setting in (settings.FUZZ_USER_AGENT, settings.FUZZ_ORIGIN):
+        if not setting.is_set():
             # Without them the run would identify itself or could leave the app: refuse,
             # so the run fails loudly.
-            raise RuntimeError(f"{name} is not set")
+            raise RuntimeError(f"{setting.name} is not set")
     import requests.adapters
     import schemathesis
     from schemathesis.engine.run import probes

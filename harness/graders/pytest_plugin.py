@@ -37,7 +37,6 @@ the rest (the task proofs run just the tests a mutant names).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -50,17 +49,19 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from harness.core import settings
 from harness.graders.statement_counter import StatementCounter
 
-APP_URL_ENV = "HARNESS_APP_URL"
-ADMIN_DB_URL_ENV = "HARNESS_ADMIN_DB_URL"
-DB_USER_ENV = "HARNESS_DB_USER"
-DB_URL_ENV = "HARNESS_DB_URL"
-DB_KIND_ENV = "HARNESS_DB_KIND"
-JWT_SECRET_ENV = "HARNESS_JWT_SECRET"
-REPORT_PATH_ENV = "HARNESS_REPORT_PATH"
-TEST_TIMEOUT_ENV = "HARNESS_TEST_TIMEOUT"
-DEFAULT_TEST_TIMEOUT_S = 30.0
+# The variables the harness sets for this process (declared in harness/core/settings.py).
+APP_URL_ENV = settings.APP_URL.name
+ADMIN_DB_URL_ENV = settings.ADMIN_DB_URL.name
+DB_USER_ENV = settings.DB_USER.name
+DB_URL_ENV = settings.DB_URL.name
+DB_KIND_ENV = settings.DB_KIND.name
+JWT_SECRET_ENV = settings.JWT_SECRET.name
+REPORT_PATH_ENV = settings.REPORT_PATH.name
+TEST_TIMEOUT_ENV = settings.TEST_TIMEOUT.name
+DEFAULT_TEST_TIMEOUT_S = settings.TEST_TIMEOUT.default
 ROBUSTNESS_MARKER = "robustness"
 
 DB_KINDS = ("postgres", "mysql")
@@ -71,8 +72,8 @@ Outcome = Literal["passed", "failed", "error", "skipped", "not-run"]
 
 
 def _require_env(name: str, meaning: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
+    value = settings.SETTINGS[name].raw()
+    if value is None:
         pytest.fail(
             f"environment variable {name} is not set; the harness must set it to {meaning}",
             pytrace=False,
@@ -261,10 +262,7 @@ class HiddenTestTimeout(Exception):
 
 
 def _test_timeout_s() -> float:
-    try:
-        return float(os.environ.get(TEST_TIMEOUT_ENV, DEFAULT_TEST_TIMEOUT_S))
-    except ValueError:
-        return DEFAULT_TEST_TIMEOUT_S
+    return settings.TEST_TIMEOUT.get()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -292,7 +290,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{ROBUSTNESS_MARKER}: sends extreme input; scored by the robustness grader",
     )
-    report_path = os.environ.get(REPORT_PATH_ENV, "").strip()
+    report_path = settings.REPORT_PATH.get()
     if report_path and not config.pluginmanager.has_plugin("harness-json-report"):
         config.pluginmanager.register(JsonReport(Path(report_path)), "harness-json-report")
 

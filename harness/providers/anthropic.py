@@ -90,11 +90,11 @@ def to_response(message: _Message, requested_model: str, seconds: float) -> Mode
     )
 
 
-class AnthropicProvider:
-    """Claude, one Messages API call per sample, under the harness's retry policy."""
+class AnthropicProvider(Provider):
+    """Claude, one Messages API call per sample, under the harness's retry policy.
+    A paid API: cached and capped (the base class's defaults)."""
 
     name = "anthropic"
-    cacheable = True
 
     def __init__(
         self,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.errors import HarnessError
+from harness.core.settings import DEFAULT_MAX_TOKENS
 
 
 class GenerationParams(BaseModel):
@@ -18,7 +18,7 @@ class GenerationParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     temperature: float | None = None
-    max_tokens: int = 16000
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int | None = None
 
 
@@ -65,13 +65,71 @@ class ModelResponse(BaseModel):
         return self.finish_reason in ("length", "timeout")
 
 
-class Provider(Protocol):
-    """A source of answers: a real model, a recording, or the gold solution."""
+class Provider:
+    """A source of answers: a real model, a recording, or the gold solution.
+
+    A provider declares what the run may do around it. The defaults are the safe ones
+    for a paid API, so a new provider that says nothing is cached and capped; one that
+    makes no paid call (reference, replay) opts out explicitly:
+
+    - `cacheable`: may its answers be stored and replayed (harness/providers/cache.py)?
+    - `metered`: does a call cost money, so `--max-cost` applies (harness/providers/pricing.py)?
+    - `endpoint`: where its calls go (part of the response cache key; None: nowhere).
+    """
 
     name: str
     model: str
+    cacheable: bool = True
+    metered: bool = True
+    endpoint: str | None = None
 
-    def generate(self, request: GenerationRequest) -> ModelResponse: ...
+    def generate(self, request: GenerationRequest) -> ModelResponse:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, object]:
+        """Counters the provider keeps for run.json (none by default)."""
+        return {}
+
+
+def declaration(provider: object, name: str) -> object:
+    """A provider's declaration (`cacheable`, `metered`, `endpoint`); an object that is
+    not a `Provider` (a test double) gets the base class's, the safe defaults."""
+    return getattr(provider, name, getattr(Provider, name))
+
+
+def is_cacheable(provider: object) -> bool:
+    """May the response cache store and replay this provider's answers?"""
+    return bool(declaration(provider, "cacheable"))
+
+
+def is_metered(provider: object) -> bool:
+    """Does a call cost money, so that `--max-cost` applies to it?"""
+    return bool(declaration(provider, "metered"))
+
+
+def endpoint_of(provider: object) -> str | None:
+    value = declaration(provider, "endpoint")
+    return None if value is None else str(value)
+
+
+class WrappedProvider(Provider):
+    """A provider in front of another (the response cache, the cost gate): it answers
+    for the inner one, under its name, model, endpoint and declarations."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.model = inner.model
+        self.endpoint = endpoint_of(inner)
+        self.cacheable = is_cacheable(inner)
+        self.metered = is_metered(inner)
+
+    def generate(self, request: GenerationRequest) -> ModelResponse:
+        return self.inner.generate(request)
+
+    def stats(self) -> dict[str, object]:
+        stats = getattr(self.inner, "stats", None)  # a test double may keep none
+        return dict(stats()) if callable(stats) else {}
 
 
 ProviderFactory = Callable[[str], Provider]

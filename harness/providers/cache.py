@@ -22,8 +22,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from harness.core.settings import CACHE_DIR
-from harness.providers.base import GenerationRequest, ModelResponse, Provider
+from harness.core import settings
+from harness.providers.base import (
+    GenerationRequest,
+    ModelResponse,
+    Provider,
+    WrappedProvider,
+    endpoint_of,
+    is_cacheable,
+)
 from harness.providers.secrets import scrub
 
 CACHE_FORMAT = 1
@@ -36,7 +43,7 @@ def cache_key(provider: Provider, request: GenerationRequest) -> str:
     material = {
         "format": CACHE_FORMAT,
         "provider": provider.name,
-        "endpoint": getattr(provider, "endpoint", None),
+        "endpoint": endpoint_of(provider),
         "model": provider.model,
         "system": request.system_prompt,
         "user": request.user_message,
@@ -68,7 +75,7 @@ class ResponseCache:
     @classmethod
     def default(cls) -> ResponseCache:
         """`<CACHE_DIR>/responses`, or the folder HARNESS_RESPONSE_CACHE names."""
-        return cls(Path(os.environ.get("HARNESS_RESPONSE_CACHE") or CACHE_DIR / "responses"))
+        return cls(settings.RESPONSE_CACHE.get())
 
     def path_for(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -139,14 +146,12 @@ class ResponseCache:
         return removed
 
 
-class CachedProvider:
+class CachedProvider(WrappedProvider):
     """A provider behind the cache: a hit answers without calling the provider at all."""
 
     def __init__(self, inner: Provider, cache: ResponseCache) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache
-        self.name = inner.name
-        self.model = inner.model
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()  # the runner generates from several workers
@@ -170,8 +175,8 @@ class CachedProvider:
 
 
 def with_cache(provider: Provider, cache: ResponseCache | None) -> Provider:
-    """Wrap providers that call a model (they say `cacheable = True`); the offline ones
-    (reference, replay) read files that may change under the same prompt, so never."""
-    if cache is None or not getattr(provider, "cacheable", False):
+    """Wrap cacheable providers (the default); the offline ones that opt out (reference,
+    replay) read files that may change under the same prompt, so are never cached."""
+    if cache is None or not is_cacheable(provider):
         return provider
     return CachedProvider(provider, cache)

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.core import settings
 from harness.core.errors import HarnessError
 from harness.providers.base import GenerationRequest, ModelResponse, Provider, register_provider
 from harness.providers.limits import command_timeout, provider_slot
@@ -52,10 +53,10 @@ MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 500
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "venv"})
 _PATH_VARIABLES = {
-    "workspace": "HARNESS_WORKSPACE",
-    "prompt": "HARNESS_PROMPT_FILE",
-    "system": "HARNESS_SYSTEM_FILE",
-    "user": "HARNESS_USER_FILE",
+    "workspace": settings.AGENT_WORKSPACE.name,
+    "prompt": settings.AGENT_PROMPT_FILE.name,
+    "system": settings.AGENT_SYSTEM_FILE.name,
+    "user": settings.AGENT_USER_FILE.name,
 }
 UNSANDBOXED_WARNING = f"""\
 harness: WARNING: {SANDBOX_ENV}=none: the command: agent runs UNSANDBOXED on this host.
@@ -155,14 +156,18 @@ def run_on_host(command: str, paths: dict[str, Path], root: Path, timeout: float
     )
 
 
-class CommandProvider:
+class CommandProvider(Provider):
     """Runs a CLI agent per sample; the command string is what run.json calls the model.
 
     `sandbox=None` reads HARNESS_COMMAND_SANDBOX: the docker sandbox unless it says
     `none`. Pass `sandbox=False` to run on the host."""
 
     name = "command"
+    # Its answers are cached (keyed on the sandbox it ran in, `endpoint`). It stays
+    # metered: the agent may pay for a model the harness cannot see, so `--max-cost`
+    # with it is refused for want of a price rather than silently ignored.
     cacheable = True
+    metered = True
 
     def __init__(
         self,

@@ -7,47 +7,34 @@ environment when first needed, so a bad value is a clear error, not an import cr
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from harness.core import settings
 from harness.core.errors import HarnessError
 
-DEFAULT_CONCURRENCY = 4
-DEFAULT_REQUEST_TIMEOUT_S = 600.0  # a 16k-token answer can take minutes to generate
-DEFAULT_COMMAND_TIMEOUT_S = 1800.0  # a CLI agent runs tools, tests and retries of its own
+# Defaults (harness/core/settings.py): 4 calls per provider; 600 s a request (a 16k-token
+# answer can take minutes to generate); 1800 s a CLI agent (it runs tools, tests and
+# retries of its own).
 
 _slots: dict[str, threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise HarnessError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise HarnessError(f"{name} must be positive (got {raw})")
-    return value
-
-
 def request_timeout() -> float:
     """Seconds one HTTP request to a model API may take (HARNESS_REQUEST_TIMEOUT)."""
-    return _env_number("HARNESS_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_S)
+    return settings.REQUEST_TIMEOUT.get()
 
 
 def command_timeout() -> float:
     """Seconds a `command:` agent may run before it is killed (HARNESS_COMMAND_TIMEOUT)."""
-    return _env_number("HARNESS_COMMAND_TIMEOUT", DEFAULT_COMMAND_TIMEOUT_S)
+    return settings.COMMAND_TIMEOUT.get()
 
 
 def concurrency_limit() -> int:
     """Calls in flight per provider (HARNESS_PROVIDER_CONCURRENCY)."""
-    return int(_env_number("HARNESS_PROVIDER_CONCURRENCY", DEFAULT_CONCURRENCY))
+    return int(settings.PROVIDER_CONCURRENCY.get())
 
 
 def set_concurrency_limit(provider: str, limit: int) -> None:

@@ -80,10 +80,9 @@ def to_response(completion: _Completion, requested_model: str, seconds: float) -
     )
 
 
-class OpenAIChatProvider:
-    """One Chat Completions call per sample, under the harness's retry policy."""
-
-    cacheable = True
+class OpenAIChatProvider(Provider):
+    """One Chat Completions call per sample, under the harness's retry policy.
+    A paid API: cached and capped (the base class's defaults)."""
 
     def __init__(
         self,

@@ -10,7 +10,6 @@ keeps what finished. Cache hits cost nothing and never reach the tracker.
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -20,11 +19,18 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.core import settings
 from harness.core.errors import HarnessError, InputFileError, describe_validation_error
-from harness.providers.base import GenerationRequest, ModelResponse, Provider, Usage
+from harness.providers.base import (
+    GenerationRequest,
+    ModelResponse,
+    Provider,
+    Usage,
+    WrappedProvider,
+)
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
-PRICES_FILE_VARIABLE = "HARNESS_PRICES_FILE"
+PRICES_FILE_VARIABLE = settings.PRICES_FILE.name
 # Pessimistic on purpose (English and code run 3-4 characters a token): the estimate
 # guards a cap, and overestimating only stops a run a little early.
 CHARS_PER_TOKEN = 2.5
@@ -73,8 +79,7 @@ class PriceTable:
         base = _read_price_file(PRICES_FILE)
         prices = dict(base.models)
         sources = [str(PRICES_FILE)]
-        extra_name = os.environ.get(PRICES_FILE_VARIABLE, "").strip()
-        extra = extra or (Path(extra_name) if extra_name else None)
+        extra = extra or settings.PRICES_FILE.get()
         if extra is not None:
             prices.update(_read_price_file(extra).models)
             sources.append(str(extra))
@@ -264,17 +269,15 @@ class CostTracker:
         }
 
 
-class BudgetedProvider:
+class BudgetedProvider(WrappedProvider):
     """A provider whose every call is reserved against the tracker first. Place it inside
-    the cache (`with_cache(BudgetedProvider(p, t), cache)`) so hits skip the gate."""
+    the cache (`with_cache(BudgetedProvider(p, t), cache)`) so hits skip the gate. Every
+    call is counted (usage in run.json); the tracker has a cap only when the run has one
+    and the provider is metered (`is_metered`)."""
 
     def __init__(self, inner: Provider, tracker: CostTracker) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.tracker = tracker
-        self.name = inner.name
-        self.model = inner.model
-        self.endpoint = getattr(inner, "endpoint", None)
-        self.cacheable = bool(getattr(inner, "cacheable", False))
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
         reserved = self.tracker.reserve(self.model, request)

@@ -11,11 +11,14 @@ from harness.core.tasks import load_task
 from harness.providers.base import GenerationRequest, ModelResponse, Provider, register_provider
 
 
-class ReferenceProvider:
+class ReferenceProvider(Provider):
     """Renders the task's reference solution in the seed's output format."""
 
     name = "reference"
     model = "reference"
+    # Offline: the answer is a file that may change under the same prompt, and free.
+    cacheable = False
+    metered = False
 
     def __init__(self, tasks_dir: Path = TASKS_DIR) -> None:
         self.tasks_dir = tasks_dir

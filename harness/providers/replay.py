@@ -8,10 +8,13 @@ from harness.core.errors import HarnessError, InputFileError
 from harness.providers.base import GenerationRequest, ModelResponse, Provider, register_provider
 
 
-class ReplayProvider:
+class ReplayProvider(Provider):
     """Replays recorded responses, one file per task and sample."""
 
     name = "replay"
+    # Offline: the recordings may change under the same prompt, and cost nothing.
+    cacheable = False
+    metered = False
 
     def __init__(self, root: Path) -> None:
         if not root.is_dir():

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.core import settings
 from harness.core.records import SampleResult
-from harness.core.settings import CACHE_DIR
 from harness.core.store import write_text_atomic
 
 # Fields that describe the run a row belongs to, not the grade itself.
@@ -44,7 +43,7 @@ def grade_key(
 
 
 def default_grade_cache_dir() -> Path:
-    return Path(os.environ.get("HARNESS_GRADE_CACHE", CACHE_DIR / "grades"))
+    return settings.GRADE_CACHE.get()
 
 
 class GradeCache:

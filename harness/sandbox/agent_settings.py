@@ -24,16 +24,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core import settings
 from harness.core.errors import HarnessError
 from harness.core.settings import CACHE_DIR, PROJECT_ROOT, RESULTS_DIR, TASKS_DIR
 from harness.sandbox.egress_proxy import Destination, parse_endpoint
 
-SANDBOX_ENV = "HARNESS_COMMAND_SANDBOX"
-IMAGE_ENV = "HARNESS_COMMAND_IMAGE"
-MOUNTS_ENV = "HARNESS_COMMAND_MOUNTS"
-ENV_ENV = "HARNESS_COMMAND_ENV"
-ENDPOINT_ENV = "HARNESS_COMMAND_ENDPOINT"
-SANDBOX_MODES = ("docker", "none")
+SANDBOX_ENV = settings.COMMAND_SANDBOX.name
+IMAGE_ENV = settings.COMMAND_IMAGE.name
+MOUNTS_ENV = settings.COMMAND_MOUNTS.name
+ENV_ENV = settings.COMMAND_ENV.name
+ENDPOINT_ENV = settings.COMMAND_ENDPOINT.name
 
 WORKSPACE = "/workspace"
 PROMPT_DIR = "/prompt"
@@ -44,10 +44,7 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def sandbox_mode() -> str:
     """`docker` unless the user opted out with HARNESS_COMMAND_SANDBOX=none."""
-    mode = os.environ.get(SANDBOX_ENV, "").strip().lower() or "docker"
-    if mode not in SANDBOX_MODES:
-        raise HarnessError(f"{SANDBOX_ENV}={mode!r}: use docker (the default) or none")
-    return mode
+    return settings.COMMAND_SANDBOX.get()
 
 
 def _items(value: str) -> list[str]:
@@ -65,8 +62,8 @@ def protected_paths() -> list[tuple[Path, bool]]:
     caches = [
         CACHE_DIR,
         Path.home() / ".cache" / "backend-agent-eval",
-        Path(os.environ.get("HARNESS_GRADE_CACHE") or CACHE_DIR / "grades"),
-        Path(os.environ.get("HARNESS_RESPONSE_CACHE") or CACHE_DIR / "responses"),
+        settings.GRADE_CACHE.get(),
+        settings.RESPONSE_CACHE.get(),
         RESULTS_DIR,
     ]
     sockets = [Path("/var/run/docker.sock"), Path("/run/docker.sock")]
@@ -136,11 +133,11 @@ class AgentSettings:
 
     @classmethod
     def from_env(cls) -> AgentSettings:
-        endpoints = tuple(parse_endpoint(url) for url in _items(os.environ.get(ENDPOINT_ENV, "")))
+        endpoints = tuple(parse_endpoint(url) for url in _items(settings.COMMAND_ENDPOINT.get()))
         return cls(
-            image=os.environ.get(IMAGE_ENV, "").strip() or None,
-            mounts=parse_mounts(os.environ.get(MOUNTS_ENV, "")),
-            variables=parse_variables(os.environ.get(ENV_ENV, "")),
+            image=settings.COMMAND_IMAGE.get() or None,
+            mounts=parse_mounts(settings.COMMAND_MOUNTS.get()),
+            variables=parse_variables(settings.COMMAND_ENV.get()),
             endpoints=tuple(dict.fromkeys(endpoints)),
         )
 

@@ -9,9 +9,12 @@ from harness.providers import GenerationRequest, ModelResponse, Provider, regist
 from harness.providers.reference import ReferenceProvider
 
 
-class CountingProvider:
+class CountingProvider(Provider):
     name = "counting"
     model = "counting"
+    # Offline, like the reference it answers with: every call must reach the log.
+    cacheable = False
+    metered = False
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
         with open(os.environ["COUNTING_PROVIDER_LOG"], "a", encoding="utf-8") as log:
