@@ -327,7 +327,7 @@ def _image_env() -> list[str]:
 def test_a_tampering_agent_leaves_the_graders_unchanged(
     providers: list[CommandProvider],
 ) -> None:
-    grader = PROJECT_ROOT / "graders" / "security.py"
+    grader = PROJECT_ROOT / "harness" / "graders" / "security.py"
     marker = secrets.token_hex(8)
     command = f"{HOSTILE} tamper --file {shlex.quote(str(grader))} --marker {marker}"
     response = _provider(providers, command).generate(_request())
@@ -462,7 +462,7 @@ def test_the_egress_proxy_tunnels_and_forwards_only_to_its_destinations() -> Non
         str(PROJECT_ROOT),
         str(PROJECT_ROOT / "tasks"),
         str(PROJECT_ROOT / "tasks" / "user-crud" / "hidden"),
-        str(PROJECT_ROOT / "graders" / "probes"),
+        str(PROJECT_ROOT / "harness" / "graders" / "probes"),
         str(PROJECT_ROOT / "results"),
         str(CACHE_DIR.parent),
         "/",
