@@ -80,8 +80,8 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness graders tests bench
-	$(BIN)/ruff format --check harness graders
+	$(BIN)/ruff check harness tests bench
+	$(BIN)/ruff format --check harness
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

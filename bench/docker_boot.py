@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.core.tasks import load_task
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.docker_backend import DockerBackend
 from harness.sandbox.docker_engine import connect_engine
@@ -25,7 +26,6 @@ from harness.sandbox.docker_images import IMAGES_CACHE, LABEL_RECIPE, build_imag
 from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
-from harness.tasks import load_task
 
 RUNS = 5
 KINDS = ("postgres", "mysql")

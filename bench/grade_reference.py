@@ -8,10 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.grading import DEFAULT_GRADERS, grade_files
+from harness.core.tasks import load_task
+from harness.grading.pipeline import DEFAULT_GRADERS, grade_files
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
-from harness.tasks import load_task
 
 RUNS = 5
 
@@ -27,9 +27,7 @@ def main() -> int:
             timings: dict[str, list[float]] = {"boot": [], "functional": [], "total": []}
             for _ in range(RUNS):
                 with tempfile.TemporaryDirectory() as folder:
-                    result = grade_files(
-                        task, files, server, python, Path(folder), DEFAULT_GRADERS
-                    )
+                    result = grade_files(task, files, server, python, Path(folder), DEFAULT_GRADERS)
                 if result.infra_error or result.scores.get("functional") != 1.0:
                     print(f"{kind}: unexpected result {result.scores} {result.infra_error}")
                     return 1

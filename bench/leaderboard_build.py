@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from graders.base import Finding
+from harness.core.records import BootRecord, ExtractionRecord, SampleResult
+from harness.graders.base import Finding
 from harness.report.aggregate import aggregate_results
 from harness.report.drilldown import build_drilldown
 from harness.report.frame import load_results
 from harness.report.leaderboard import build_leaderboard
-from harness.results import BootRecord, ExtractionRecord, SampleResult
 
 MODELS = ["claude-sonnet-4-5", "gpt-5", "qwen3-coder", "llama-4", "reference"]
 PROMPTS = ["fastapi-backend-engineer@v1", "fastapi-backend-engineer@v2"]

@@ -34,11 +34,18 @@ def _run(args: list[str], env: dict[str, str]) -> float:
     of the harness and everything it started: apps, hidden tests, database servers)."""
     cpu_before = _children_cpu()
     began = time.monotonic()
-    subprocess.run([*HARNESS, "eval", "--no-report", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*HARNESS, "eval", "--no-report", *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.monotonic() - began
-    print(f"  {' '.join(args[:4])}: {wall:.1f}s wall, "
-          f"{(_children_cpu() - cpu_before) / wall:.2f} cores busy on average")
+    print(
+        f"  {' '.join(args[:4])}: {wall:.1f}s wall, "
+        f"{(_children_cpu() - cpu_before) / wall:.2f} cores busy on average"
+    )
     return wall
 
 
@@ -49,18 +56,26 @@ def _rows(results: Path) -> list[dict[str, object]]:
 
 def _figures(rows: list[dict[str, object]], wall: float, jobs: int) -> str:
     totals = [float(r["timings"]["total"]) for r in rows]  # type: ignore[index]
-    work = [sum(float(v) for k, v in r["timings"].items()  # type: ignore[union-attr]
-                if k not in ("total", "database")) for r in rows]
+    work = [
+        sum(
+            float(v)
+            for k, v in r["timings"].items()  # type: ignore[union-attr]
+            if k not in ("total", "database")
+        )
+        for r in rows
+    ]
     stages: dict[str, list[float]] = {}
     for row in rows:
         for name, seconds in row["timings"].items():  # type: ignore[union-attr]
             if name != "total":
                 stages.setdefault(name, []).append(float(seconds))
     breakdown = ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in stages.items())
-    return (f"{len(rows)} rows in {wall:.1f}s wall; per candidate x database median "
-            f"{statistics.median(totals):.2f}s (median per stage: {breakdown}); in-row "
-            f"overhead {1 - sum(work) / sum(totals):.1%}; run-level overhead "
-            f"{1 - sum(totals) / (wall * jobs):.1%} of worker time")
+    return (
+        f"{len(rows)} rows in {wall:.1f}s wall; per candidate x database median "
+        f"{statistics.median(totals):.2f}s (median per stage: {breakdown}); in-row "
+        f"overhead {1 - sum(work) / sum(totals):.1%}; run-level overhead "
+        f"{1 - sum(totals) / (wall * jobs):.1%} of worker time"
+    )
 
 
 def bench_runtime(runtime: str, tasks: str, scratch: Path) -> None:
@@ -74,16 +89,20 @@ def bench_runtime(runtime: str, tasks: str, scratch: Path) -> None:
         print(f"[{runtime}] --jobs {jobs}: {_figures(_rows(home / 'results'), wall, jobs)}")
         if jobs == 1:
             rerun = _run([*common, "--results-dir", str(home / "results-again")], env)
-            print(f"[{runtime}] unchanged re-run: {rerun:.1f}s = {rerun / wall:.1%} of the "
-                  "original")
+            print(
+                f"[{runtime}] unchanged re-run: {rerun:.1f}s = {rerun / wall:.1%} of the original"
+            )
     print(f"[{runtime}] throughput --jobs 2 vs --jobs 1: {walls[1] / walls[2]:.2f}x")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("tasks", nargs="?", default="all")
-    parser.add_argument("--runtime", default="local,docker",
-                        help="comma-separated runtimes to measure (default: local,docker)")
+    parser.add_argument(
+        "--runtime",
+        default="local,docker",
+        help="comma-separated runtimes to measure (default: local,docker)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         for runtime in args.runtime.split(","):

@@ -10,14 +10,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.agents import GenerationParams, ModelResponse
-from harness.config import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
-from harness.errors import HarnessError, InputFileError
-from harness.model_cache import ResponseCache
+from harness.core.errors import HarnessError, InputFileError
+from harness.core.settings import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
+from harness.core.store import RunStore
+from harness.core.tasks import list_task_ids, load_task
+from harness.grading.selftest import selftest_main
 from harness.nightly.cli import add_parsers as add_nightly_parsers
 from harness.nightly.cli import command_baseline, command_nightly
+from harness.providers import GenerationParams, ModelResponse
+from harness.providers.cache import ResponseCache
 from harness.report import compare_command, comparison_text, render_leaderboard
-from harness.runner import (
+from harness.run.engine import (
     EvalConfig,
     config_from_run,
     grade_response,
@@ -28,9 +31,6 @@ from harness.runner import (
 )
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
-from harness.selftest import selftest_main
-from harness.store import RunStore
-from harness.tasks import list_task_ids, load_task
 
 
 def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "images":
             return command_images(args)
         if args.command == "claude-code":
-            from harness.agents.claude_code_install import install
+            from harness.providers.claude_code_install import install
 
             print(install(force=args.force))
             return 0

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.tasks import Task, load_task
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
-from harness.tasks import Task, load_task
 
 DATABASES = ("postgres", "mysql")
 

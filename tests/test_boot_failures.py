@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.agents import ModelResponse
-from harness.grading import DEFAULT_GRADERS
-from harness.runner import extract_response
+from harness.core.tasks import Task
+from harness.grading.pipeline import DEFAULT_GRADERS
+from harness.providers import ModelResponse
+from harness.run.engine import extract_response
 from harness.sandbox.databases import DatabaseServer
-from harness.tasks import Task
 from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "responses"

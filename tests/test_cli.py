@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.agents import GenerationRequest, resolve_provider
+from harness.providers import GenerationRequest, resolve_provider
 
 RESULT_KEYS = {"task", "sample", "database", "boot", "scores", "findings", "infra_error", "timings"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import SampleResult
+from harness.core.records import SampleResult
 from harness.sandbox.databases import DatabaseServer
 from tests.support.corpus import KINDS, CorpusAnswer, corpus_answers, grade_corpus, mismatches
 

@@ -27,10 +27,12 @@ import docker.errors
 import httpx
 import pytest
 
-from harness.agents import ModelResponse
-from harness.config import APP_LOG_LIMIT_BYTES, RUNTIME_REQUIREMENTS
-from harness.grading import DEFAULT_GRADERS
-from harness.runner import extract_response
+from harness.core.settings import APP_LOG_LIMIT_BYTES, RUNTIME_REQUIREMENTS
+from harness.core.tasks import Task
+from harness.grading.pipeline import DEFAULT_GRADERS
+from harness.grading.selftest import _judge_mutant
+from harness.providers import ModelResponse
+from harness.run.engine import extract_response
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
 from harness.sandbox.docker_app import AppLimits, DockerApp
 from harness.sandbox.docker_backend import DockerBackend, docker_unavailable_reason
@@ -46,8 +48,6 @@ from harness.sandbox.docker_engine import (
     sweep_dead_runs,
 )
 from harness.sandbox.docker_images import ensure_images
-from harness.selftest import _judge_mutant
-from harness.tasks import Task
 from tests.support.grading import grade_files
 
 PROJECT = Path(__file__).resolve().parents[1]

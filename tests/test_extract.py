@@ -2,7 +2,7 @@ from textwrap import dedent
 
 import pytest
 
-from harness.extract import extract_files, render_files_as_response
+from harness.core.extract import extract_files, render_files_as_response
 
 MODELS = """\
 from sqlalchemy import String

@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-import graders.checklist  # noqa: F401  (registers the grader until graders/__init__ imports it)
-from graders.base import GradingContext
-from graders.checklist import CHECKLIST, SEVERITY_WEIGHTS, ChecklistGrader, run_checklist
-from graders.static_checks.credentials import url_problem
-from graders.static_checks.outcome import Outcome
-from graders.static_checks.output_format import prose_outside_code
-from graders.static_checks.source import Candidate
-from harness.config import TASKS_DIR
-from harness.extract import extract_files, render_files_as_response
-from harness.grading import CandidateRun, grade_candidate
+import harness.graders.checklist  # noqa: F401  (registers the grader until harness/graders/__init__ imports it)
+from harness.core.extract import extract_files, render_files_as_response
+from harness.core.settings import TASKS_DIR
+from harness.core.tasks import Task, TaskSpec, read_python_tree
+from harness.graders.base import GradingContext
+from harness.graders.checklist import CHECKLIST, SEVERITY_WEIGHTS, ChecklistGrader, run_checklist
+from harness.graders.static_checks.credentials import url_problem
+from harness.graders.static_checks.outcome import Outcome
+from harness.graders.static_checks.output_format import prose_outside_code
+from harness.graders.static_checks.source import Candidate
+from harness.grading.pipeline import CandidateRun, grade_candidate
 from harness.sandbox.databases import DatabaseServer
-from harness.tasks import Task, TaskSpec, read_python_tree
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "checklist"
 EXPECTED: dict[str, list[str]] = yaml.safe_load((FIXTURES / "expected.yaml").read_text())
@@ -263,8 +263,8 @@ def test_checklist_runs_in_a_real_grade_without_a_live_app(
 
 
 def _atomic(source: str) -> Outcome:
-    from graders.static_checks.queries import atomic_writes
-    from graders.static_checks.source import Candidate
+    from harness.graders.static_checks.queries import atomic_writes
+    from harness.graders.static_checks.source import Candidate
 
     return atomic_writes(Candidate({"services.py": source}, None))
 

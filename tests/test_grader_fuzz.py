@@ -23,11 +23,13 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-import graders.fuzz
-from graders import fuzz_cells
-from graders.base import GradeResult, GradingContext
-from graders.contract import ContractCoverage
-from graders.extreme_inputs import (
+import harness.graders.fuzz
+from harness.core.records import SampleResult
+from harness.core.tasks import Task, list_task_ids, load_task
+from harness.graders import fuzz_cells
+from harness.graders.base import GradeResult, GradingContext
+from harness.graders.contract import ContractCoverage
+from harness.graders.extreme_inputs import (
     HUGE_OFFSET,
     INT32_MAX,
     INT32_MIN,
@@ -36,7 +38,7 @@ from graders.extreme_inputs import (
     ExtremeInput,
     classify_request,
 )
-from graders.fuzz import (
+from harness.graders.fuzz import (
     CheckFailure,
     FuzzConfig,
     FuzzGrader,
@@ -52,14 +54,12 @@ from graders.fuzz import (
     load_config,
     parse_events,
 )
-from graders.fuzz_cells import RecordedCase, applies, contract_operations
-from graders.fuzz_hooks import forged_credential, neutral_headers, origin
-from graders.probes.client import NEUTRAL_USER_AGENT
-from harness.null_agents import NULL_AGENTS, null_agent_files
-from harness.results import SampleResult
+from harness.graders.fuzz_cells import RecordedCase, applies, contract_operations
+from harness.graders.fuzz_hooks import forged_credential, neutral_headers, origin
+from harness.graders.probes.client import NEUTRAL_USER_AGENT
+from harness.grading.null_agents import NULL_AGENTS, null_agent_files
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime import LocalRuntime
-from harness.tasks import Task, list_task_ids, load_task
 from tests.support.grading import grade_files
 
 KINDS = ["postgres", "mysql"]
@@ -172,10 +172,10 @@ def test_unreachable_exceptions_name_contract_operations() -> None:
 def test_version_carries_a_digest_of_the_data_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert FuzzGrader.version.endswith("+" + data_digest())
+    assert FuzzGrader.cache_version().endswith("+" + data_digest())
     copy = tmp_path / "fuzz.yaml"
-    copy.write_text(graders.fuzz.CONFIG_PATH.read_text())
-    monkeypatch.setattr(graders.fuzz, "CONFIG_PATH", copy)
+    copy.write_text(harness.graders.fuzz.CONFIG_PATH.read_text())
+    monkeypatch.setattr(harness.graders.fuzz, "CONFIG_PATH", copy)
     before = data_digest()
     copy.write_text(copy.read_text() + "\n# edited\n")
     assert data_digest() != before
@@ -624,7 +624,7 @@ def test_nothing_implemented_is_not_fuzzed_and_scores_zero(
     def refuse(*args: Any) -> RunOutcome:
         raise AssertionError("schemathesis must not run")
 
-    monkeypatch.setattr(graders.fuzz, "run_schemathesis", refuse)
+    monkeypatch.setattr(harness.graders.fuzz, "run_schemathesis", refuse)
     task = TASKS["jwt-auth"]
     nothing = ContractCoverage.none(task.contract_operations(), "the app serves no document")
     grade = FuzzGrader().grade(_context(task, tmp_path, coverage=nothing))
@@ -679,9 +679,12 @@ def pipeline_grades(
         jobs[("null", name)] = (TASKS["user-crud"], null_agent_files(name), "postgres")
     jobs[("stub", "refuse-all")] = (TASKS["user-crud"], {"main.py": REFUSE_ALL}, "postgres")
 
+    # Folders are made before the threads start: pytest's first mktemp is not thread-safe.
+    folders = {key: tmp_path_factory.mktemp("-".join(key)) for key in jobs}
+
     def run(key: tuple[str, str]) -> tuple[SampleResult, Path]:
         task, files, kind = jobs[key]
-        folder = tmp_path_factory.mktemp("-".join(key))
+        folder = folders[key]
         grade = grade_files(task, files, servers[kind], runtime_python, folder, ("boot", "fuzz"))
         return grade, folder
 
@@ -961,7 +964,7 @@ def test_negative_coverage_finds_unbounded_pagination_and_calibrates_allow_heade
     negative = config.model_copy(
         update={"run": config.run.model_copy(update={"coverage_mode": "all"})}
     )
-    monkeypatch.setattr(graders.fuzz, "load_config", lambda: negative)
+    monkeypatch.setattr(harness.graders.fuzz, "load_config", lambda: negative)
     task = TASKS["user-crud"]
     files = task.mutant_files(task.mutant("no-pagination-bounds"))
     with live_app(task, files, servers["postgres"], runtime_python, tmp_path) as context:

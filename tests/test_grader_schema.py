@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-import graders.schema  # noqa: F401  (registers the grader until graders/__init__ imports it)
-from graders.expectations import EXPECTATIONS_DIR, load_expectations
-from graders.schema import (
+import harness.graders.schema  # noqa: F401  (registers the grader until harness/graders/__init__ imports it)
+from harness.core.settings import TASKS_DIR
+from harness.core.tasks import Task, TaskSpec, read_python_tree
+from harness.graders.expectations import EXPECTATIONS_DIR, load_expectations
+from harness.graders.schema import (
     CHECKS,
     ColumnInfo,
     IndexInfo,
@@ -22,9 +24,7 @@ from graders.schema import (
     name_tokens,
     score_checks,
 )
-from harness.config import TASKS_DIR
 from harness.sandbox.databases import DatabaseServer
-from harness.tasks import Task, TaskSpec, read_python_tree
 from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "schema"

@@ -17,13 +17,16 @@ import httpx
 import pytest
 import yaml
 
-from graders.base import GradeResult
-from graders.probes import NEUTRAL_USER_AGENT, ProbeClient, load_probe_plan, probes_digest
-from graders.probes.evidence import same_value
-from graders.probes.identity import fresh_values, generated_values, new_password
-from graders.probes.plan import PLANS_DIR
-from graders.probes.tokens import hmac_signs, split_token
-from graders.security import (
+from harness.core.errors import InputFileError
+from harness.core.records import SampleResult
+from harness.core.tasks import Task, list_task_ids, load_task
+from harness.graders.base import GradeResult
+from harness.graders.probes import NEUTRAL_USER_AGENT, ProbeClient, load_probe_plan, probes_digest
+from harness.graders.probes.evidence import same_value
+from harness.graders.probes.identity import fresh_values, generated_values, new_password
+from harness.graders.probes.plan import PLANS_DIR
+from harness.graders.probes.tokens import hmac_signs, split_token
+from harness.graders.security import (
     CHECKS,
     NOT_VERIFIED_SEVERITY,
     CheckLog,
@@ -32,11 +35,8 @@ from graders.security import (
     contract_index,
     score_checks,
 )
-from harness.errors import InputFileError
-from harness.null_agents import NULL_AGENTS, null_agent_files
-from harness.results import SampleResult
+from harness.grading.null_agents import NULL_AGENTS, null_agent_files
 from harness.sandbox.databases import DatabaseServer
-from harness.tasks import Task, list_task_ids, load_task
 from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders_live"
@@ -189,7 +189,7 @@ def test_a_task_without_a_plan_is_an_error_naming_the_file() -> None:
 
 
 def test_the_version_changes_with_every_data_file(tmp_path: Path) -> None:
-    assert SecurityGrader.version.endswith(probes_digest())
+    assert SecurityGrader.cache_version().endswith(probes_digest())
     copy = tmp_path / "probes"
     shutil.copytree(PLANS_DIR, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     before = probes_digest(copy)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from graders.pytest_plugin import StaleConnectionRetry
+from harness.graders.pytest_plugin import StaleConnectionRetry
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 

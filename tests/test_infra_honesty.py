@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from harness.errors import InfrastructureError
-from harness.grading import DEFAULT_GRADERS, CandidateRun, _grader_failed
+from harness.core.errors import InfrastructureError
+from harness.core.tasks import load_task
+from harness.grading.pipeline import DEFAULT_GRADERS, CandidateRun, _grader_failed
 from harness.sandbox.databases import SERVER_CLASSES, DatabaseServer
-from harness.tasks import load_task
 from tests.support.grading import grade_files
 
 KINDS = ("postgres", "mysql")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.agents import GenerationRequest, ModelResponse
-from harness.agents.reference import ReferenceProvider
-from harness.config import TASKS_DIR
-from harness.errors import HarnessError
-from harness.integrity import GRADERS_DIR, SourceIntegrity
-from harness.runner import EvalConfig, EvalRun
+from harness.core.errors import HarnessError
+from harness.core.settings import TASKS_DIR
+from harness.grading.integrity import GRADERS_DIR, SourceIntegrity
+from harness.providers import GenerationRequest, ModelResponse, Provider
+from harness.providers.reference import ReferenceProvider
+from harness.run.engine import EvalConfig, EvalRun
 
 
 def test_a_changed_added_or_removed_file_is_named(tmp_path: Path) -> None:
@@ -41,12 +41,14 @@ def test_the_default_covers_tasks_and_graders() -> None:
     assert GRADERS_DIR.name == "graders" and TASKS_DIR.name == "tasks"
 
 
-class EditingProvider:
+class EditingProvider(Provider):
     """Answers with the reference, and edits a hidden test while it does: what an
     agent with access to the repository could try."""
 
     name = "editing"
     model = "editing"
+    cacheable = False
+    metered = False
 
     def __init__(self, victim: Path) -> None:
         self.victim = victim

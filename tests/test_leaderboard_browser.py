@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from graders.base import Finding
+from harness.core.records import BootRecord, SampleResult
+from harness.core.store import RunStore, write_json_atomic
+from harness.graders.base import Finding
 from harness.report.compare import compare_command
 from harness.report.leaderboard import render_leaderboard
-from harness.results import BootRecord, SampleResult
-from harness.store import RunStore, write_json_atomic
 
 PAYLOAD = "</script><script>window.__pwned=1</script>"
 IMG = "<img src=x onerror=window.__pwned=1>"

@@ -30,12 +30,13 @@ import httpx
 import psycopg
 import pytest
 
-from harness.agents import ModelResponse
-from harness.config import CACHE_DIR
-from harness.grade_cache import default_grade_cache_dir
-from harness.grading import PROOF_GRADERS
-from harness.results import SampleResult
-from harness.runner import extract_response
+from harness.core.records import SampleResult
+from harness.core.settings import CACHE_DIR
+from harness.core.tasks import Task
+from harness.grading.pipeline import PROOF_GRADERS
+from harness.providers import ModelResponse
+from harness.run.engine import extract_response
+from harness.run.grade_cache import default_grade_cache_dir
 from harness.sandbox import namespace
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.local_app import LocalApp
@@ -43,7 +44,6 @@ from harness.sandbox.namespace import sandbox_unavailable_reason
 from harness.sandbox.runtime import LocalRuntime
 from harness.sandbox.server_settings import ADMIN_USER
 from harness.sandbox.uids import UID_RANGE
-from harness.tasks import Task
 from tests.support.grading import grade_files
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.config import PROJECT_ROOT
-from harness.tasks import list_task_ids
+from harness.core.settings import PROJECT_ROOT
+from harness.core.tasks import list_task_ids
 
 
 def _clean_copy(destination: Path) -> None:

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.extract import render_files_as_response
-from harness.grade_cache import GradeCache
+from harness.core.extract import render_files_as_response
+from harness.core.records import BootRecord, SampleResult
+from harness.core.tasks import load_task
 from harness.nightly.cli import main as nightly_main
 from harness.report.trend import read_history
-from harness.results import BootRecord, SampleResult
-from harness.tasks import load_task
+from harness.run.grade_cache import GradeCache
 
 TASK = "user-crud"
 MUTANT = "duplicate-email-500"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import PROJECT_ROOT
-from harness.errors import InputFileError
+from harness.core.errors import InputFileError
+from harness.core.settings import PROJECT_ROOT
 from harness.nightly.cli import main as nightly_main
 from harness.nightly.config import eval_name, load_config
 

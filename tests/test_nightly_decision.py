@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.records import BootRecord, SampleResult
+from harness.core.store import RunStore
 from harness.nightly.baseline import BaselineStore, describe
 from harness.nightly.cli import baseline_name_for
 from harness.nightly.cli import main as nightly_main
@@ -33,8 +35,6 @@ from harness.report.compare import Flip, Side
 from harness.report.frame import load_runs
 from harness.report.leaderboard import build_leaderboard, render_leaderboard
 from harness.report.trend import EvalRecord, HistoryEntry, MetricPoint, read_history, trend_charts
-from harness.results import BootRecord, SampleResult
-from harness.store import RunStore
 
 HOSTILE = "test_<b>bold</b>|pipe\x07bell"
 

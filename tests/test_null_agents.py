@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.grading import DEFAULT_GRADERS, grade_files
-from harness.null_agents import NULL_AGENTS, null_agent_files
-from harness.results import SampleResult
+from harness.core.records import SampleResult
+from harness.core.tasks import list_task_ids, load_task
+from harness.grading.null_agents import NULL_AGENTS, null_agent_files
+from harness.grading.pipeline import DEFAULT_GRADERS, grade_files
+from harness.grading.selftest import null_agent_problems
 from harness.sandbox.databases import DatabaseServer
-from harness.selftest import null_agent_problems
-from harness.tasks import list_task_ids, load_task
 
 KINDS = ("postgres", "mysql")
 CASES = [(task, name, kind) for task in list_task_ids() for name in NULL_AGENTS for kind in KINDS]
@@ -27,9 +27,12 @@ def null_grades(
     runtime_python: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[tuple[str, str, str], SampleResult]:
+    # Folders are made before the threads start: pytest's first mktemp is not thread-safe.
+    folders = {case: tmp_path_factory.mktemp("-".join(case)) for case in CASES}
+
     def grade(case: tuple[str, str, str]) -> SampleResult:
         task_id, name, kind = case
-        folder = tmp_path_factory.mktemp(f"{task_id}-{name}-{kind}")
+        folder = folders[case]
         return grade_files(
             load_task(task_id),
             null_agent_files(name),
@@ -56,7 +59,7 @@ def test_null_agent_scores_about_zero(
 
 def test_a_null_agent_that_passed_a_test_would_be_reported() -> None:
     """The judge itself can fail: a grade with a passing hidden test or a fuzz score."""
-    from harness.results import BootRecord
+    from harness.core.records import BootRecord
 
     result = SampleResult(
         task="user-crud",

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import PROMPTS_DIR
-from harness.errors import HarnessError, InputFileError
-from harness.prompts import (
+from harness.core.errors import HarnessError, InputFileError
+from harness.core.prompts import (
     allowed_packages,
     build_user_message,
     load_agent,
     parse_agent_definition,
 )
-from harness.tasks import list_task_ids, load_task
+from harness.core.settings import PROMPTS_DIR
+from harness.core.tasks import list_task_ids, load_task
 
 # sha256 of ../shared/seeds/fastapi-backend-engineer.md: v1 must stay the seed, verbatim.
 SEED_SHA256 = "35d423a135063552e7c2e4d21386ee1ed8ffec1778e35ee355664bc4ecdd1c14"

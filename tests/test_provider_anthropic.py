@@ -14,10 +14,10 @@ from fakes.llm_server import (
     json_reply,
 )
 
-from harness.agents import GenerationParams, GenerationRequest, ProviderError, resolve_provider
-from harness.agents.anthropic import AnthropicProvider
-from harness.agents.retry import RetryPolicy
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.providers import GenerationParams, GenerationRequest, ProviderError, resolve_provider
+from harness.providers.anthropic import AnthropicProvider
+from harness.providers.retry import RetryPolicy
 
 KEY = "sk-ant-test-0123456789abcdefghij"
 FAST = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1)

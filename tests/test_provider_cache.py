@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fakes.llm_server import FakeModelServer, anthropic_message, error_reply, json_reply
 
-from harness.agents import GenerationParams, GenerationRequest, ProviderError, resolve_provider
-from harness.agents.anthropic import AnthropicProvider
-from harness.agents.retry import RetryPolicy
-from harness.model_cache import CachedProvider, ResponseCache, cache_key, with_cache
+from harness.providers import GenerationParams, GenerationRequest, ProviderError, resolve_provider
+from harness.providers.anthropic import AnthropicProvider
+from harness.providers.cache import CachedProvider, ResponseCache, cache_key, with_cache
+from harness.providers.retry import RetryPolicy
 
 KEY = "sk-ant-cache-test-0123456789abcdef"
 ONE_ATTEMPT = RetryPolicy(attempts=1)

@@ -29,19 +29,20 @@ from typing import Any
 import pytest
 from fakes.anthropic_stream import FakeAnthropicServer, Received, ToolCall, Turn
 
-from harness.agents import GenerationRequest, ProviderError, resolve_provider
-from harness.agents.claude_code import ClaudeCodeProvider, prepare_workspace
-from harness.agents.command import collect_files
-from harness.config import PROJECT_ROOT
-from harness.errors import HarnessError
-from harness.pricing import (
+from harness.core.errors import HarnessError
+from harness.core.prompts import load_agent
+from harness.core.settings import PROJECT_ROOT
+from harness.core.tasks import load_task
+from harness.providers import GenerationRequest, ProviderError, resolve_provider
+from harness.providers.claude_code import ClaudeCodeProvider, prepare_workspace
+from harness.providers.command import collect_files
+from harness.providers.pricing import (
     BudgetedProvider,
     CostCapReached,
     CostTracker,
     max_cost_per_call,
     plan_cost,
 )
-from harness.prompts import load_agent
 from harness.report.leaderboard import render_leaderboard
 from harness.sandbox.docker_engine import (
     LABEL_OWNER,
@@ -50,7 +51,6 @@ from harness.sandbox.docker_engine import (
     connect_engine,
     engine_answers,
 )
-from harness.tasks import load_task
 
 AGENT = load_agent("fastapi-backend-engineer@v1")
 AGENT_FILE = AGENT.path.read_text(encoding="utf-8")
@@ -208,7 +208,7 @@ def _provider(
 
 def _request() -> GenerationRequest:
     task = load_task("user-crud")
-    from harness.prompts import build_user_message
+    from harness.core.prompts import build_user_message
 
     return GenerationRequest(
         task_id=task.id,

@@ -31,12 +31,13 @@ import docker
 import pytest
 from fakes.llm_server import FakeModelServer, anthropic_message, json_reply, openai_completion
 
-from harness.agents import GenerationRequest, ProviderError, resolve_provider
-from harness.agents.command import CommandProvider, render_command
-from harness.agents.secrets import REDACTED
-from harness.config import CACHE_DIR, PROJECT_ROOT
-from harness.errors import HarnessError
-from harness.runner import extract_response
+from harness.core.errors import HarnessError
+from harness.core.settings import CACHE_DIR, PROJECT_ROOT
+from harness.core.tasks import load_task
+from harness.providers import GenerationRequest, ProviderError, resolve_provider
+from harness.providers.command import CommandProvider, render_command
+from harness.providers.secrets import REDACTED
+from harness.run.engine import extract_response
 from harness.sandbox.agent_run import CONTAINER_PATHS
 from harness.sandbox.agent_settings import AgentSettings, parse_mounts, parse_variables
 from harness.sandbox.docker_engine import (
@@ -50,7 +51,6 @@ from harness.sandbox.docker_engine import (
 )
 from harness.sandbox.docker_images import ensure_images
 from harness.sandbox.egress_proxy import Destination, EgressProxy, parse_endpoint
-from harness.tasks import load_task
 
 FAKES = Path(__file__).parent / "fakes"
 AGENT = FAKES / "cli_agent.py"
@@ -327,7 +327,7 @@ def _image_env() -> list[str]:
 def test_a_tampering_agent_leaves_the_graders_unchanged(
     providers: list[CommandProvider],
 ) -> None:
-    grader = PROJECT_ROOT / "graders" / "security.py"
+    grader = PROJECT_ROOT / "harness" / "graders" / "security.py"
     marker = secrets.token_hex(8)
     command = f"{HOSTILE} tamper --file {shlex.quote(str(grader))} --marker {marker}"
     response = _provider(providers, command).generate(_request())
@@ -462,7 +462,7 @@ def test_the_egress_proxy_tunnels_and_forwards_only_to_its_destinations() -> Non
         str(PROJECT_ROOT),
         str(PROJECT_ROOT / "tasks"),
         str(PROJECT_ROOT / "tasks" / "user-crud" / "hidden"),
-        str(PROJECT_ROOT / "graders" / "probes"),
+        str(PROJECT_ROOT / "harness" / "graders" / "probes"),
         str(PROJECT_ROOT / "results"),
         str(CACHE_DIR.parent),
         "/",

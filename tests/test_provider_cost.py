@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from fakes.llm_server import FakeModelServer, anthropic_message, error_reply, json_reply
 
-from harness.agents import GenerationParams, GenerationRequest, ProviderError, Usage
-from harness.agents.anthropic import AnthropicProvider
-from harness.agents.retry import RetryPolicy
-from harness.errors import HarnessError, InputFileError
-from harness.model_cache import ResponseCache, with_cache
-from harness.pricing import (
+from harness.core.errors import HarnessError, InputFileError
+from harness.providers import GenerationParams, GenerationRequest, ProviderError, Usage
+from harness.providers.anthropic import AnthropicProvider
+from harness.providers.cache import ResponseCache, with_cache
+from harness.providers.pricing import (
     BudgetedProvider,
     CostCapReached,
     CostTracker,
@@ -22,6 +21,7 @@ from harness.pricing import (
     plan_cost,
     worst_case_cost,
 )
+from harness.providers.retry import RetryPolicy
 
 KEY = "sk-ant-cost-test-0123456789abcdef"
 MODEL = "claude-sonnet-5-5"  # $2 in, $10 out, $0.10 cached, per million tokens

@@ -11,12 +11,12 @@ from email.utils import format_datetime
 import pytest
 from fakes.llm_server import FakeModelServer, Reply, error_reply, json_reply, openai_completion
 
-from harness.agents import GenerationParams, GenerationRequest, ProviderError, resolve_provider
-from harness.agents.limits import set_concurrency_limit
-from harness.agents.openai import OpenAIChatProvider
-from harness.agents.openai_compatible import PLACEHOLDER_KEY
-from harness.agents.retry import RetryPolicy
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.providers import GenerationParams, GenerationRequest, ProviderError, resolve_provider
+from harness.providers.limits import set_concurrency_limit
+from harness.providers.openai import OpenAIChatProvider
+from harness.providers.openai_compatible import PLACEHOLDER_KEY
+from harness.providers.retry import RetryPolicy
 
 KEY = "sk-proj-test-0123456789abcdefghijkl"
 FAST = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1)

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from harness.agents import ProviderError, registered_providers
-from harness.agents.retry import CallFailure, RetryPolicy, call_with_retries, parse_retry_after
-from harness.errors import HarnessError
-from harness.model_aliases import MODEL_ALIASES, expand_model_spec, resolve_model_alias
-from harness.prompts import load_agent
+from harness.core.errors import HarnessError
+from harness.core.prompts import load_agent
+from harness.providers import ProviderError, registered_providers
+from harness.providers.aliases import MODEL_ALIASES, expand_model_spec, resolve_model_alias
+from harness.providers.retry import CallFailure, RetryPolicy, call_with_retries, parse_retry_after
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 

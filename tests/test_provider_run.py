@@ -15,8 +15,8 @@ from pathlib import Path
 
 from fakes.llm_server import FakeModelServer, Reply, anthropic_message, json_reply
 
-from harness.extract import render_files_as_response
-from harness.tasks import load_task
+from harness.core.extract import render_files_as_response
+from harness.core.tasks import load_task
 
 KEY = "sk-ant-e2e-secret-0123456789abcdefXYZ"
 

@@ -15,10 +15,10 @@ from fakes.llm_server import (
     openai_completion,
 )
 
-from harness.agents import GenerationRequest, ProviderError, resolve_provider
-from harness.agents.retry import RetryPolicy
-from harness.agents.secrets import REDACTED, scrub
-from harness.model_cache import ResponseCache, with_cache
+from harness.providers import GenerationRequest, ProviderError, resolve_provider
+from harness.providers.cache import ResponseCache, with_cache
+from harness.providers.retry import RetryPolicy
+from harness.providers.secrets import REDACTED, scrub
 
 ANTHROPIC_KEY = "sk-ant-leak-test-0123456789abcdefXYZ"
 OPENAI_KEY = "sk-proj-leak-test-0123456789abcdefXYZ"

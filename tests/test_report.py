@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graders.base import Finding
+from harness.core.records import BootRecord, SampleResult
+from harness.core.store import RunStore, write_json_atomic
+from harness.graders.base import Finding
 from harness.report import aggregate_results, build_leaderboard, load_results, pass_at_k
 from harness.report.aggregate import Leaderboard
 from harness.report.drilldown import DrilldownLimits, build_drilldown
@@ -27,8 +29,6 @@ from harness.report.stats import (
     sign_test,
     stable_seed,
 )
-from harness.results import BootRecord, SampleResult
-from harness.store import RunStore, write_json_atomic
 
 # (task, sample, database, boot ok, functional, overall); None = infrastructure error.
 M1_ROWS: list[tuple[str, int, str, bool, float, float] | tuple[str, int, str, None]] = [

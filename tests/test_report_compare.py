@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from graders.base import Finding
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.records import BootRecord, SampleResult
+from harness.core.store import RunStore
+from harness.graders.base import Finding
 from harness.report.compare import (
     Flip,
     compare,
@@ -18,8 +20,6 @@ from harness.report.compare import (
     render_comparison,
     resolve_side,
 )
-from harness.results import BootRecord, SampleResult
-from harness.store import RunStore
 
 HOSTILE_TEST = "test_<img src=x onerror=alert(1)>"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import PROJECT_ROOT
+from harness.core.settings import PROJECT_ROOT
 
 VOLATILE = {"timings", "run_id"}
 LAUNCH = (

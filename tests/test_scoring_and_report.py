@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.records import BootRecord, SampleResult
+from harness.core.store import RunStore
+from harness.grading.scoring import overall_score
 from harness.report.leaderboard import render_leaderboard
-from harness.results import BootRecord, SampleResult
-from harness.scoring import overall_score
-from harness.store import RunStore
 
 
 def test_overall_is_the_weighted_mean_of_graders_present() -> None:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from graders.statement_counter import StatementCounter
+from harness.graders.statement_counter import StatementCounter
 from harness.sandbox.databases import DatabaseServer
 
 RESET = {

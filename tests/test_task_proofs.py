@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from graders.functional import hidden_test_names
-from harness.grading import PROOF_GRADERS
+from harness.core.tasks import list_task_ids, load_task
+from harness.graders.functional import hidden_test_names
+from harness.grading.pipeline import PROOF_GRADERS
+from harness.grading.selftest import failed_hidden_tests
 from harness.sandbox.databases import DatabaseServer
-from harness.selftest import failed_hidden_tests
-from harness.tasks import list_task_ids, load_task
 from tests.support.grading import grade_files
 
 TASKS = {task_id: load_task(task_id) for task_id in list_task_ids()}

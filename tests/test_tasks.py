@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import TASKS_DIR
-from harness.errors import HarnessError, InputFileError
-from harness.tasks import load_task, load_tasks
+from harness.core.errors import HarnessError, InputFileError
+from harness.core.settings import TASKS_DIR
+from harness.core.tasks import load_task, load_tasks
 
 
 @pytest.fixture

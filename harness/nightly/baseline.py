@@ -18,13 +18,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.errors import HarnessError, InputFileError, describe_validation_error
+from harness.core.errors import HarnessError, InputFileError, describe_validation_error
+from harness.core.records import SampleResult
+from harness.core.store import (
+    RESULTS_FILE,
+    RUN_FILE,
+    RunStore,
+    write_json_atomic,
+    write_text_atomic,
+)
 from harness.nightly.config import NAME_PATTERN
 from harness.report.compare import Side
 from harness.report.frame import load_runs
-from harness.results import SampleResult
-from harness.runner import git_commit
-from harness.store import RESULTS_FILE, RUN_FILE, RunStore, write_json_atomic, write_text_atomic
+from harness.run.engine import git_commit
 
 BASELINE_SCHEMA = 1
 # What a snapshot keeps of each sample: enough to re-grade it, not its grading artifacts.

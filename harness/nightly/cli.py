@@ -10,12 +10,12 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.store import RunStore
 from harness.nightly.baseline import BaselineStore, describe, resolve_run_dir
 from harness.nightly.config import NightlyConfig, default_config_path, eval_name, load_config
 from harness.nightly.outcome import EXIT_INFRA, EXIT_USAGE
 from harness.nightly.run import run_nightly
-from harness.store import RunStore
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

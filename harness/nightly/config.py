@@ -19,19 +19,21 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.agents import GenerationParams
-from harness.config import DEFAULT_DATABASES, DEFAULT_PROMPT, GRADER_WEIGHTS, PROJECT_ROOT
-from harness.config import RESULTS_DIR as DEFAULT_RESULTS_DIR
-from harness.errors import HarnessError, InputFileError, describe_validation_error
-from harness.prompts import load_agent
-from harness.runner import EvalConfig
-from harness.tasks import list_task_ids
+from harness.core.errors import HarnessError, InputFileError, describe_validation_error
+from harness.core.prompts import load_agent
+from harness.core.settings import DEFAULT_DATABASES, DEFAULT_PROMPT, PROJECT_ROOT
+from harness.core.settings import RESULTS_DIR as DEFAULT_RESULTS_DIR
+from harness.core.tasks import list_task_ids
+from harness.graders.registry import default_grader_order
+from harness.providers import GenerationParams
+from harness.run.engine import EvalConfig
 
 CONFIG_FILE = "nightly.yaml"
 PASS_METRIC = "pass"
 OVERALL_METRIC = "overall"
-# `pass`: paired pass/fail (McNemar's exact test); the rest: a paired score (sign test).
-METRICS = (PASS_METRIC, OVERALL_METRIC, *GRADER_WEIGHTS)
+# `pass`: paired pass/fail (McNemar's exact test); the rest: a paired score (sign test),
+# one per registered grader (harness/graders/registry.py).
+METRICS = (PASS_METRIC, OVERALL_METRIC, *default_grader_order())
 DEFAULT_THRESHOLDS = {PASS_METRIC: 0.10, OVERALL_METRIC: 0.05}
 _NAME_UNSAFE = re.compile(r"[^a-z0-9._@-]+")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"

@@ -14,12 +14,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.store import RUN_FILE, RunStore, write_json_atomic
 from harness.nightly.baseline import SAMPLE_FILES, SAMPLE_FOLDERS, BaselineRecord, BaselineStore
 from harness.nightly.config import PASS_METRIC
 from harness.report.compare import Comparison, Flip, Side, compare
 from harness.report.frame import load_runs
-from harness.runner import regrade_run
-from harness.store import RUN_FILE, RunStore, write_json_atomic
+from harness.run.engine import regrade_run
 
 
 @dataclass(frozen=True)

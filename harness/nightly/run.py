@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.grading import DEFAULT_GRADERS, grader_versions
+from harness.core.errors import HarnessError
+from harness.core.store import RESULTS_FILE, RunStore
+from harness.grading.pipeline import DEFAULT_GRADERS, grader_versions
 from harness.nightly.baseline import BaselineRecord, BaselineStore
 from harness.nightly.config import EvalCell, NightlyConfig
 from harness.nightly.flakes import check_flakes
@@ -39,8 +40,7 @@ from harness.report.frame import ResultSet, load_runs
 from harness.report.leaderboard import render_leaderboard
 from harness.report.stats import DEFAULT_LEVEL
 from harness.report.trend import MetricPoint
-from harness.runner import EvalRun, git_commit
-from harness.store import RESULTS_FILE, RunStore
+from harness.run.engine import EvalRun, git_commit
 
 TREND_KINDS = ("overall", "pass", "secure", "grader")
 

@@ -20,11 +20,11 @@ import xml.etree.ElementTree as ET
 from jinja2 import ChoiceLoader, PackageLoader
 from markupsafe import Markup
 
+from harness.core.store import write_text_atomic
 from harness.nightly.config import METRICS, NightlyConfig
 from harness.nightly.outcome import EvalOutcome, NightlyOutcome
 from harness.nightly.regression import STATUS_ORDER, MetricCheck
 from harness.report.html import content_security_policy, environment
-from harness.store import write_text_atomic
 
 LATEST = "latest"
 _XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

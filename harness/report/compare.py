@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graders.base import Finding
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.records import Finding
+from harness.core.store import RESULTS_FILE, write_text_atomic
 from harness.report.frame import FUNCTIONAL_GRADER, ResultSet, load_results, load_runs
 from harness.report.html import render_page
 from harness.report.stats import (
@@ -30,7 +31,6 @@ from harness.report.stats import (
     sign_test,
     stable_seed,
 )
-from harness.store import RESULTS_FILE, write_text_atomic
 
 PAIR_KEY = ["task", "sample", "database"]
 SELECTOR_KEYS = {"model": "model", "prompt": "prompt", "run": "run_id"}

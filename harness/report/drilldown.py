@@ -21,7 +21,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from graders.base import Finding
+from harness.core.records import Finding
 from harness.report.frame import FUNCTIONAL_GRADER, ResultSet
 from harness.report.session import agent_session
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.core.store import write_text_atomic
 from harness.report.aggregate import Leaderboard
-from harness.store import write_text_atomic
 
 
 def _clean(value: object) -> object:

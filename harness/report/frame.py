@@ -21,13 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from harness.results import SampleResult
-from harness.store import RESULTS_FILE, RUN_FILE, RunStore
+from harness.core.records import CORRECTNESS_GRADER, SampleResult
+from harness.core.store import RESULTS_FILE, RUN_FILE, RunStore
 
-SECURITY_GRADER = "security"
 COVERAGE = "coverage"
-FUNCTIONAL_GRADER = "functional"
-BLOCKING_SEVERITIES = frozenset({"high", "critical"})
+FUNCTIONAL_GRADER = CORRECTNESS_GRADER
 # Scores are rounded to 4 places when stored; 1.0 means every hidden test passed.
 FULL_SCORE = 1.0 - 1e-9
 SAMPLE_KEY = ["run_id", "task", "sample"]
@@ -138,12 +136,10 @@ def _record(
     functional = result.scores.get(FUNCTIONAL_GRADER)
     if not infra and functional is not None:
         passed = 1.0 if result.boot.ok and functional >= FULL_SCORE else 0.0
-        if SECURITY_GRADER in result.scores:
-            blocking = any(
-                f.grader == SECURITY_GRADER and f.severity in BLOCKING_SEVERITIES
-                for f in result.findings
-            )
-            secure = 1.0 if passed == 1.0 and not blocking else 0.0
+        # Decided when the row was scored (harness/core/records.py's rule).
+        flag = result.is_correct_and_secure()
+        if flag is not None:
+            secure = 1.0 if flag else 0.0
     hidden = result.hidden_tests
     total = hidden.get("total")
     failed = hidden.get("failed")

@@ -12,7 +12,8 @@ from typing import Any, cast
 
 import pandas as pd
 
-from harness.config import COVERAGE_SCALED, GRADER_WEIGHTS
+from harness.core.store import write_text_atomic
+from harness.graders.registry import coverage_scaled_graders, grader_weights
 from harness.report.aggregate import Leaderboard, aggregate_results
 from harness.report.charts import BarChart, Scatter, bar_chart, scatter
 from harness.report.drilldown import Drilldown, DrilldownLimits, build_drilldown
@@ -21,7 +22,6 @@ from harness.report.frame import ResultSet, load_results
 from harness.report.html import render_page
 from harness.report.stats import DEFAULT_RESAMPLES
 from harness.report.trend import HISTORY_FILE, HistoryEntry, read_history, trend_charts
-from harness.store import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,8 @@ def _unsandboxed(results: ResultSet) -> int:
 
 def _weights() -> list[dict[str, Any]]:
     return [
-        {"grader": name, "weight": weight, "scaled": name in COVERAGE_SCALED}
-        for name, weight in GRADER_WEIGHTS.items()
+        {"grader": name, "weight": weight, "scaled": name in coverage_scaled_graders()}
+        for name, weight in grader_weights().items()
     ]
 
 

@@ -37,7 +37,8 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from harness.errors import HarnessError, InfrastructureError
+from harness.core import settings
+from harness.core.errors import HarnessError, InfrastructureError
 from harness.sandbox.agent_run import CONTAINER_PATHS, AgentOutcome, tail
 from harness.sandbox.agent_settings import PROMPT_DIR, SANDBOX_ENV, WORKSPACE, AgentSettings
 from harness.sandbox.docker_app import APP_UID, UNROUTABLE_DNS, AppLimits
@@ -71,15 +72,9 @@ def _resolve_image(client: docker.DockerClient, settings: AgentSettings) -> str:
     return settings.image
 
 
-def _limit(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise HarnessError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise HarnessError(f"{name} must be positive (got {raw})")
-    return value
+def _limit(setting: settings.Setting[float | None], default: float) -> float:
+    value = setting.get()
+    return default if value is None else value
 
 
 def agent_limits() -> AppLimits:
@@ -87,10 +82,10 @@ def agent_limits() -> AppLimits:
     (HARNESS_COMMAND_MEMORY_MB, _CPUS, _PIDS, _TMP_MB)."""
     base = AppLimits.from_env()
     return AppLimits(
-        memory_mb=int(_limit("HARNESS_COMMAND_MEMORY_MB", base.memory_mb)),
-        cpus=_limit("HARNESS_COMMAND_CPUS", base.cpus),
-        pids=int(_limit("HARNESS_COMMAND_PIDS", base.pids)),
-        tmp_mb=int(_limit("HARNESS_COMMAND_TMP_MB", base.tmp_mb)),
+        memory_mb=int(_limit(settings.COMMAND_MEMORY, base.memory_mb)),
+        cpus=_limit(settings.COMMAND_CPUS, base.cpus),
+        pids=int(_limit(settings.COMMAND_PIDS, base.pids)),
+        tmp_mb=int(_limit(settings.COMMAND_TMP, base.tmp_mb)),
     )
 
 
@@ -146,10 +141,10 @@ class AgentSandbox:
 
     def _environment(self, proxy: EgressProxy | None) -> dict[str, str]:
         env = {
-            "HARNESS_WORKSPACE": str(CONTAINER_PATHS["workspace"]),
-            "HARNESS_PROMPT_FILE": str(CONTAINER_PATHS["prompt"]),
-            "HARNESS_SYSTEM_FILE": str(CONTAINER_PATHS["system"]),
-            "HARNESS_USER_FILE": str(CONTAINER_PATHS["user"]),
+            settings.AGENT_WORKSPACE.name: str(CONTAINER_PATHS["workspace"]),
+            settings.AGENT_PROMPT_FILE.name: str(CONTAINER_PATHS["prompt"]),
+            settings.AGENT_SYSTEM_FILE.name: str(CONTAINER_PATHS["system"]),
+            settings.AGENT_USER_FILE.name: str(CONTAINER_PATHS["user"]),
             "HOME": "/tmp",
             "TMPDIR": "/tmp",
             "LANG": "C.UTF-8",

@@ -24,19 +24,21 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import CACHE_DIR, PROJECT_ROOT, RESULTS_DIR, TASKS_DIR
-from harness.errors import HarnessError
+from harness.core import settings
+from harness.core.errors import HarnessError
+from harness.core.settings import CACHE_DIR, PROJECT_ROOT, RESULTS_DIR, TASKS_DIR
 from harness.sandbox.egress_proxy import Destination, parse_endpoint
 
-SANDBOX_ENV = "HARNESS_COMMAND_SANDBOX"
-IMAGE_ENV = "HARNESS_COMMAND_IMAGE"
-MOUNTS_ENV = "HARNESS_COMMAND_MOUNTS"
-ENV_ENV = "HARNESS_COMMAND_ENV"
-ENDPOINT_ENV = "HARNESS_COMMAND_ENDPOINT"
-SANDBOX_MODES = ("docker", "none")
+SANDBOX_ENV = settings.COMMAND_SANDBOX.name
+IMAGE_ENV = settings.COMMAND_IMAGE.name
+MOUNTS_ENV = settings.COMMAND_MOUNTS.name
+ENV_ENV = settings.COMMAND_ENV.name
+ENDPOINT_ENV = settings.COMMAND_ENDPOINT.name
 
 WORKSPACE = "/workspace"
 PROMPT_DIR = "/prompt"
+# Where MODEL=claude-code: mounts the Claude Code CLI's folder, read-only.
+CLAUDE_CODE_DIR = "/opt/claude-code"
 # Container paths the sandbox owns (or the kernel does): no mount goes over or under them.
 RESERVED = (WORKSPACE, PROMPT_DIR, "/tmp", "/proc", "/sys", "/dev")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -44,10 +46,7 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def sandbox_mode() -> str:
     """`docker` unless the user opted out with HARNESS_COMMAND_SANDBOX=none."""
-    mode = os.environ.get(SANDBOX_ENV, "").strip().lower() or "docker"
-    if mode not in SANDBOX_MODES:
-        raise HarnessError(f"{SANDBOX_ENV}={mode!r}: use docker (the default) or none")
-    return mode
+    return settings.COMMAND_SANDBOX.get()
 
 
 def _items(value: str) -> list[str]:
@@ -61,12 +60,12 @@ def _within(path: Path, folder: Path) -> bool:
 def protected_paths() -> list[tuple[Path, bool]]:
     """(host path, whether a mount inside it is refused too). A mount that holds one is
     always refused; inside the temporary folder only a mount holding all of it is."""
-    graders = PROJECT_ROOT / "graders"
+    graders = PROJECT_ROOT / "harness" / "graders"
     caches = [
         CACHE_DIR,
         Path.home() / ".cache" / "backend-agent-eval",
-        Path(os.environ.get("HARNESS_GRADE_CACHE") or CACHE_DIR / "grades"),
-        Path(os.environ.get("HARNESS_RESPONSE_CACHE") or CACHE_DIR / "responses"),
+        settings.GRADE_CACHE.get(),
+        settings.RESPONSE_CACHE.get(),
         RESULTS_DIR,
     ]
     sockets = [Path("/var/run/docker.sock"), Path("/run/docker.sock")]
@@ -136,11 +135,11 @@ class AgentSettings:
 
     @classmethod
     def from_env(cls) -> AgentSettings:
-        endpoints = tuple(parse_endpoint(url) for url in _items(os.environ.get(ENDPOINT_ENV, "")))
+        endpoints = tuple(parse_endpoint(url) for url in _items(settings.COMMAND_ENDPOINT.get()))
         return cls(
-            image=os.environ.get(IMAGE_ENV, "").strip() or None,
-            mounts=parse_mounts(os.environ.get(MOUNTS_ENV, "")),
-            variables=parse_variables(os.environ.get(ENV_ENV, "")),
+            image=settings.COMMAND_IMAGE.get() or None,
+            mounts=parse_mounts(settings.COMMAND_MOUNTS.get()),
+            variables=parse_variables(settings.COMMAND_ENV.get()),
             endpoints=tuple(dict.fromkeys(endpoints)),
         )
 

@@ -26,11 +26,10 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from sqlalchemy.engine import URL
 
-from harness.agents.claude_code_install import CLI_DIR
-from harness.errors import HarnessError, InfrastructureError
+from harness.core.errors import HarnessError, InfrastructureError
 from harness.sandbox.agent_container import AgentSandbox
 from harness.sandbox.agent_run import AgentOutcome, tail
-from harness.sandbox.agent_settings import AgentSettings, Mount
+from harness.sandbox.agent_settings import CLAUDE_CODE_DIR, AgentSettings, Mount
 from harness.sandbox.docker_engine import (
     EngineUnavailable,
     best_effort,
@@ -108,7 +107,7 @@ class ClaudeCodeSandbox(AgentSandbox):
         cls, settings: AgentSettings, cli_dir: Path, database_kind: str, memory_mb: int
     ) -> ClaudeCodeSandbox:
         preflight()
-        mount = Mount(cli_dir.resolve(), CLI_DIR)
+        mount = Mount(cli_dir.resolve(), CLAUDE_CODE_DIR)
         sandbox = cls.open(replace(settings, mounts=(*settings.mounts, mount)))
         assert isinstance(sandbox, ClaudeCodeSandbox)
         sandbox.database_kind = database_kind

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
 
 # Every sample database is created with these, whatever the server's defaults (MySQL 8
 # and MariaDB differ: utf8mb4_0900_ai_ci vs utf8mb4_general_ci), so the same answer gets

@@ -39,8 +39,9 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import LogConfig, Ulimit
 
-from harness.config import APP_LOG_LIMIT_BYTES
-from harness.errors import InfrastructureError
+from harness.core import settings
+from harness.core.errors import InfrastructureError
+from harness.core.settings import APP_LOG_LIMIT_BYTES
 from harness.sandbox.databases import SampleDatabase
 from harness.sandbox.docker_engine import (
     DatabaseEndpoint,
@@ -59,27 +60,22 @@ APP_UID = 10001
 UNROUTABLE_DNS = "198.51.100.1"
 
 
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
 @dataclass(frozen=True)
 class AppLimits:
     """Resource limits of a candidate container (env overrides in parentheses)."""
 
-    memory_mb: int = 512  # HARNESS_DOCKER_MEMORY_MB
-    cpus: float = 1.0  # HARNESS_DOCKER_CPUS
-    pids: int = 128  # HARNESS_DOCKER_PIDS
-    tmp_mb: int = 64  # HARNESS_DOCKER_TMP_MB
+    memory_mb: int = int(settings.DOCKER_MEMORY.default)  # HARNESS_DOCKER_MEMORY_MB
+    cpus: float = settings.DOCKER_CPUS.default  # HARNESS_DOCKER_CPUS
+    pids: int = int(settings.DOCKER_PIDS.default)  # HARNESS_DOCKER_PIDS
+    tmp_mb: int = int(settings.DOCKER_TMP.default)  # HARNESS_DOCKER_TMP_MB
 
     @classmethod
     def from_env(cls) -> AppLimits:
         return cls(
-            memory_mb=int(_env_number("HARNESS_DOCKER_MEMORY_MB", cls.memory_mb)),
-            cpus=_env_number("HARNESS_DOCKER_CPUS", cls.cpus),
-            pids=int(_env_number("HARNESS_DOCKER_PIDS", cls.pids)),
-            tmp_mb=int(_env_number("HARNESS_DOCKER_TMP_MB", cls.tmp_mb)),
+            memory_mb=int(settings.DOCKER_MEMORY.get()),
+            cpus=settings.DOCKER_CPUS.get(),
+            pids=int(settings.DOCKER_PIDS.get()),
+            tmp_mb=int(settings.DOCKER_TMP.get()),
         )
 
     def container_options(self) -> dict[str, Any]:

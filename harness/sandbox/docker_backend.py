@@ -7,7 +7,7 @@ from types import TracebackType
 
 import docker
 
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.docker_app import AppLimits, DockerRuntime
 from harness.sandbox.docker_engine import (

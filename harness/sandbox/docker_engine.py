@@ -43,7 +43,8 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from harness.errors import InfrastructureError
+from harness.core import settings
+from harness.core.errors import InfrastructureError
 
 LABEL_PREFIX = "io.backend-agent-eval"
 LABEL_RUN = f"{LABEL_PREFIX}.run"
@@ -52,7 +53,7 @@ LABEL_ROLE = f"{LABEL_PREFIX}.role"
 BRIDGE_PREFIX = "hbe-"
 PROBE_TIMEOUT_S = 3.0
 API_TIMEOUT_S = 120.0
-FIREWALL_ENV = "HARNESS_DOCKER_FIREWALL"
+FIREWALL_ENV = settings.DOCKER_FIREWALL.name
 _COMMENT = ["-m", "comment", "--comment", "backend-agent-eval candidate isolation"]
 # (binary, chain, match + target): containers on harness bridges may not open
 # connections to the host, and whatever they send towards other networks is rejected at
@@ -331,7 +332,7 @@ def ensure_host_firewall() -> str:
     Returns how the rules are provided. `HARNESS_DOCKER_FIREWALL=external` says the
     operator installed them (e.g. as root, before running the harness unprivileged).
     """
-    if os.environ.get(FIREWALL_ENV) == "external":
+    if settings.DOCKER_FIREWALL.get() == "external":
         return "external"
     if not is_local_engine():
         raise EngineUnavailable(

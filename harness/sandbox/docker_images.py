@@ -39,8 +39,9 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from harness.config import CACHE_DIR, RUNTIME_REQUIREMENTS
-from harness.errors import InfrastructureError
+from harness.core import settings
+from harness.core.errors import InfrastructureError
+from harness.core.settings import CACHE_DIR, RUNTIME_REQUIREMENTS
 from harness.sandbox.docker_engine import LABEL_PREFIX
 
 RECIPES_DIR = Path(__file__).resolve().parent / "images"
@@ -52,16 +53,10 @@ LABEL_INPUTS = f"{LABEL_PREFIX}.inputs"
 DEFAULT_POSTGRES_IMAGE = "postgres:16"
 DEFAULT_MYSQL_IMAGE = "mysql:8.4"
 DEFAULT_PYTHON_IMAGE = "python:3.11-slim-bookworm"
-IMAGE_ENV = {
-    "postgres": "HARNESS_POSTGRES_IMAGE",
-    "mysql": "HARNESS_MYSQL_IMAGE",
-    "python": "HARNESS_PYTHON_IMAGE",
-}
-DEBIAN_SUITE = os.environ.get("HARNESS_DEBIAN_SUITE", "bookworm")
-DEBIAN_MIRROR = os.environ.get("HARNESS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-DEBIAN_SECURITY_MIRROR = os.environ.get(
-    "HARNESS_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security"
-)
+IMAGE_ENV = {role: setting.name for role, setting in settings.IMAGE_OVERRIDES.items()}
+DEBIAN_SUITE = settings.DEBIAN_SUITE.get()
+DEBIAN_MIRROR = settings.DEBIAN_MIRROR.get()
+DEBIAN_SECURITY_MIRROR = settings.DEBIAN_SECURITY_MIRROR.get()
 # Wheels for the runtime image: CPython 3.11 on glibc 2.36 (Debian 12) x86-64.
 WHEEL_PLATFORMS = (
     *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 16, -1)),
@@ -171,7 +166,7 @@ class ImageSet:
 
 
 def _override(role: str) -> str | None:
-    return os.environ.get(IMAGE_ENV[role]) or None
+    return settings.IMAGE_OVERRIDES[role].raw()
 
 
 def debian_base_tag() -> str:

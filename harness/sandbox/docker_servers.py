@@ -26,7 +26,7 @@ from testcontainers.community.postgres import PostgresContainer
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
 from harness.sandbox.databases import DatabaseServer, MySQLServer, PostgresServer
 from harness.sandbox.docker_engine import (
     DatabaseEndpoint,

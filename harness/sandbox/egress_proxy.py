@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 HEAD_LIMIT = 64 * 1024
 HEAD_TIMEOUT_S = 30.0

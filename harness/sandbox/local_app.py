@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from harness.config import APP_ACCOUNT, APP_LOG_LIMIT_BYTES, APP_MEMORY_LIMIT_MB
+from harness.core.settings import APP_ACCOUNT, APP_LOG_LIMIT_BYTES, APP_MEMORY_LIMIT_MB
 from harness.sandbox.app_log import CappedLog
 from harness.sandbox.confinement import Confinement
 from harness.sandbox.databases import SampleDatabase

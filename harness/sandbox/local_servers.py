@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
 from harness.sandbox.databases import DatabaseServer, MySQLServer, PostgresServer
 from harness.sandbox.processes import (
     child_setup,

@@ -22,7 +22,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InfrastructureError
+from harness.core import settings
+from harness.core.errors import InfrastructureError
 from harness.sandbox.processes import child_setup
 from harness.sandbox.runtime_venv import ensure_runtime_venv, world_accessible
 from harness.sandbox.uids import UidLease
@@ -214,7 +215,7 @@ def sandbox_unavailable_reason(python: Path | None = None) -> str | None:
     builds); when root, the app's uid must be able to reach it. The answer is probed
     once per process by running it in a real sandbox.
     """
-    if os.environ.get("HARNESS_LOCAL_SANDBOX", "").lower() in ("0", "off", "no"):
+    if not settings.LOCAL_SANDBOX.get():
         return "disabled by HARNESS_LOCAL_SANDBOX"
     if shutil.which("bwrap") is None:
         return "bubblewrap is not installed (Debian: apt-get install bubblewrap)"

@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.config import CACHE_DIR, RUNTIME_REQUIREMENTS
-from harness.errors import InfrastructureError
+from harness.core import settings
+from harness.core.errors import InfrastructureError
+from harness.core.settings import CACHE_DIR, RUNTIME_REQUIREMENTS
 
 _SYSTEM_PYTHONS = ("/usr/bin/python3.11", "/usr/local/bin/python3.11", "/usr/bin/python3")
 
@@ -32,9 +33,9 @@ def base_interpreter() -> Path:
     `HARNESS_RUNTIME_PYTHON` wins. As root the app runs as an unprivileged account, so
     prefer a system Python it can reach (a pyenv under /root is out of its reach).
     """
-    chosen = os.environ.get("HARNESS_RUNTIME_PYTHON")
-    if chosen:
-        return Path(chosen)
+    chosen = settings.RUNTIME_PYTHON.get()
+    if chosen is not None:
+        return chosen
     current = Path(sys.executable)
     if os.geteuid() != 0 or world_accessible(current):
         return current

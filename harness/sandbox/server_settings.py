@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
 from harness.sandbox.databases import DatabaseServer
 
 ADMIN_USER = "harness"

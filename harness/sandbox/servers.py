@@ -12,14 +12,14 @@ hit) starts no database server at all.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Protocol
 
-from harness.errors import HarnessError, InfrastructureError
+from harness.core import settings
+from harness.core.errors import HarnessError, InfrastructureError
 from harness.sandbox.databases import DatabaseServer, connect_server, server_alive
 from harness.sandbox.local_servers import (
     LocalMySQLServer,
@@ -27,7 +27,7 @@ from harness.sandbox.local_servers import (
     local_server_version,
 )
 
-SERVER_URL_ENV = {"postgres": "HARNESS_POSTGRES_URL", "mysql": "HARNESS_MYSQL_URL"}
+SERVER_URL_ENV = {kind: setting.name for kind, setting in settings.SERVER_URLS.items()}
 
 
 class ServerSource(Protocol):
@@ -51,7 +51,7 @@ def _check_kinds(kinds: Sequence[str]) -> None:
 
 
 def _server_url(kind: str) -> str | None:
-    return os.environ.get(SERVER_URL_ENV[kind]) or None
+    return settings.server_url(kind)
 
 
 class LocalServers:

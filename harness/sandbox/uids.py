@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from harness.config import CACHE_DIR
-from harness.errors import InfrastructureError
+from harness.core.errors import InfrastructureError
+from harness.core.settings import CACHE_DIR
 
 UID_RANGE = range(61000, 62000)
 _RUN_DIR = Path("/run/backend-agent-eval/uids")

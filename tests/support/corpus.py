@@ -26,11 +26,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.extract import extract_files
-from harness.grading import DEFAULT_GRADERS, grade_files
-from harness.results import SampleResult
+from harness.core.extract import extract_files
+from harness.core.records import SampleResult
+from harness.core.tasks import Task, load_task
+from harness.grading.pipeline import DEFAULT_GRADERS, grade_files
 from harness.sandbox.databases import DatabaseServer
-from harness.tasks import Task, load_task
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = ("postgres", "mysql")

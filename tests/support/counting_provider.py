@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 
-from harness.agents import GenerationRequest, ModelResponse, Provider, register_provider
-from harness.agents.reference import ReferenceProvider
+from harness.providers import GenerationRequest, ModelResponse, Provider, register_provider
+from harness.providers.reference import ReferenceProvider
 
 
-class CountingProvider:
+class CountingProvider(Provider):
     name = "counting"
     model = "counting"
+    # Offline, like the reference it answers with: every call must reach the log.
+    cacheable = False
+    metered = False
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
         with open(os.environ["COUNTING_PROVIDER_LOG"], "a", encoding="utf-8") as log:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import grading
-from harness.grading import PROOF_GRADERS
-from harness.results import SampleResult
+from harness.core.records import SampleResult
+from harness.core.tasks import Task
+from harness.grading import pipeline as grading
+from harness.grading.pipeline import PROOF_GRADERS
 from harness.sandbox.databases import DatabaseServer
-from harness.tasks import Task
 
 
 def grade_files(
@@ -23,7 +23,7 @@ def grade_files(
     must_boot: bool = False,
     **options: Any,
 ) -> SampleResult:
-    """`harness.grading.grade_files`; `must_boot`: fail the test when the infrastructure
+    """`harness.grading.pipeline.grade_files`; `must_boot`: fail the test when the infrastructure
     failed or the app did not boot."""
     result = grading.grade_files(task, files, server, python, folder, graders, **options)
     if must_boot:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from graders.testkit import parse_timestamp
+from harness.graders.testkit import parse_timestamp
 
 # An id no test ever creates (an ordinary integer, well inside int32).
 UNKNOWN_ID = 987654321

@@ -29,7 +29,7 @@ from blog_support import (
     patch_post,
     register,
 )
-from graders.testkit import (
+from harness.graders.testkit import (
     assert_no_password,
     assert_password_not_stored,
     assert_validation_detail,

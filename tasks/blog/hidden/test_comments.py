@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from graders.testkit import assert_sorted_within_ties, assert_validation_detail, parse_timestamp
+from harness.graders.testkit import assert_sorted_within_ties, assert_validation_detail, parse_timestamp
 
 from blog_support import (
     SECOND_APART_S,

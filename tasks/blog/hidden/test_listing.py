@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from graders.statement_counter import StatementCounter
-from graders.testkit import assert_sorted_within_ties, parse_timestamp
+from harness.graders.statement_counter import StatementCounter
+from harness.graders.testkit import assert_sorted_within_ties, parse_timestamp
 
 from blog_support import (
     SECOND_APART_S,

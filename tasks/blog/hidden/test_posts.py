@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from graders.testkit import (
+from harness.graders.testkit import (
     assert_no_password,
     assert_validation_detail,
     parse_timestamp,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import jwt
 import sqlalchemy as sa
-from graders.testkit import CLAIMS_LEFT_TO_THE_APP, as_text
+from harness.graders.testkit import CLAIMS_LEFT_TO_THE_APP, as_text
 from sqlalchemy.engine import Engine
 
 # "They are stored only as a bcrypt or argon2 hash": how such a stored hash begins.

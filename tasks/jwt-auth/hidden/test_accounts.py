@@ -1,6 +1,6 @@
 """Hidden tests for jwt-auth: registration, login, password storage and change.
 
-Fixtures come from graders.pytest_plugin: ``api`` (httpx.Client on the app), ``db`` (sync
+Fixtures come from harness.graders.pytest_plugin: ``api`` (httpx.Client on the app), ``db`` (sync
 SQLAlchemy engine on the app's database). Every test registers its own users.
 
 Every test of an error first shows that the endpoint's success path works, so an app that
@@ -38,7 +38,7 @@ from auth_api import (
 )
 from sqlalchemy.engine import Engine
 
-from graders.testkit import (
+from harness.graders.testkit import (
     as_text,
     assert_no_password,
     assert_password_not_stored,

@@ -1,6 +1,6 @@
 """Hidden tests for jwt-auth: token claims, forged tokens, refresh, /auth/me.
 
-Fixtures come from graders.pytest_plugin: ``api`` (httpx.Client on the app) and
+Fixtures come from harness.graders.pytest_plugin: ``api`` (httpx.Client on the app) and
 ``jwt_secret`` (the JWT_SECRET the app was started with), which lets a test forge tokens
 the app must still refuse: expired ones, or ones naming a user that does not exist.
 
@@ -37,7 +37,7 @@ from auth_api import (
     token_parts,
 )
 
-from graders.testkit import decode_access_token, parse_timestamp
+from harness.graders.testkit import decode_access_token, parse_timestamp
 
 MAX_ACCESS_TTL_S = 60 * 60
 

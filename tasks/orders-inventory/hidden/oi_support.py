@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from graders.pytest_plugin import DEFAULT_TEST_TIMEOUT_S, TEST_TIMEOUT_ENV
+from harness.graders.pytest_plugin import DEFAULT_TEST_TIMEOUT_S, TEST_TIMEOUT_ENV
 
 INT32_MAX = 2147483647
 # An ordinary id that matches nothing: the tests create far fewer rows than this.

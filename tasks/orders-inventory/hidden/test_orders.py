@@ -1,6 +1,6 @@
 """Hidden tests for the orders-inventory task: orders, money, stock, concurrency.
 
-Fixtures come from graders.pytest_plugin: ``api`` (httpx.Client on the app). Every test
+Fixtures come from harness.graders.pytest_plugin: ``api`` (httpx.Client on the app). Every test
 creates its own products and uses unique customer emails, so tests are independent of
 each other and of leftover rows. Stock is read through ``GET /products/{id}`` and ordered
 units through ``GET /orders``: nothing depends on how the app names its tables. Tests that
@@ -42,7 +42,7 @@ from oi_support import (
     stocks_of,
 )
 
-from graders.testkit import assert_sorted_within_ties, parse_timestamp
+from harness.graders.testkit import assert_sorted_within_ties, parse_timestamp
 
 robustness = pytest.mark.robustness
 

@@ -1,6 +1,6 @@
 """Hidden tests for the orders-inventory task: products and stock adjustments.
 
-Fixtures come from graders.pytest_plugin: ``api`` (httpx.Client on the app). Every test
+Fixtures come from harness.graders.pytest_plugin: ``api`` (httpx.Client on the app). Every test
 creates its own products with unique SKUs and scopes list queries with a unique search
 token. Stock is always read through ``GET /products/{id}``. Tests that send extreme input
 (NUL bytes, integers beyond int32/int64, huge offsets, oversized strings) are marked
@@ -36,7 +36,7 @@ from oi_support import (
     stock_of,
 )
 
-from graders.testkit import (
+from harness.graders.testkit import (
     assert_sorted_within_ties,
     assert_validation_detail,
     parse_timestamp,

@@ -1,6 +1,6 @@
 """Hidden tests for the user-crud task, run from outside the app.
 
-Fixtures come from graders.pytest_plugin: ``api`` (httpx.Client on the app), ``db`` (sync
+Fixtures come from harness.graders.pytest_plugin: ``api`` (httpx.Client on the app), ``db`` (sync
 SQLAlchemy engine on the app's database), ``db_kind``.
 
 Every test creates its own users with unique emails and scopes list queries with a unique
@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from graders.testkit import (
+from harness.graders.testkit import (
     as_text,
     assert_error_status,
     assert_no_password,

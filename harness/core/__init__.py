@@ -1,0 +1,1 @@
+"""The harness's own records, settings and stores: what every layer shares."""

@@ -1,0 +1,1 @@
+"""Grading one candidate: the pipeline, the composite score, integrity and proofs."""

@@ -1,0 +1,1 @@
+"""A run: configuration, scheduling, generation, grading jobs and regrade."""
