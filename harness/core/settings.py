@@ -580,4 +580,3 @@ def readme_table() -> str:
         default = "set by the harness" if setting.set_by == "harness" else setting.shown_default()
         rows.append(f"| `{setting.name}` | {setting.kind} | {default} | {setting.meaning} |")
     return "\n".join(rows) + "\n"
-
