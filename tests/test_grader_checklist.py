@@ -19,6 +19,8 @@ from harness.graders.static_checks.outcome import Outcome
 from harness.graders.static_checks.output_format import prose_outside_code
 from harness.graders.static_checks.source import Candidate
 from harness.grading.pipeline import CandidateRun, grade_candidate
+from harness.providers.base import ModelResponse
+from harness.run.engine import graded_text
 from harness.sandbox.databases import DatabaseServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "checklist"
@@ -40,7 +42,8 @@ def _task(task_id: str = "user-crud") -> Task:
 
 
 def _context(files: dict[str, str], folder: Path, response: str | None) -> GradingContext:
-    """A sample as a run stores it: files/ with response.md beside it."""
+    """A sample as a run stores it (files/ with response.md beside it), graded with the
+    answer text the run passes (None for a workspace agent, as `graded_text` says)."""
     files_dir = folder / "files"
     files_dir.mkdir(parents=True, exist_ok=True)
     if response is not None:
@@ -58,6 +61,7 @@ def _context(files: dict[str, str], folder: Path, response: str | None) -> Gradi
         booted=False,
         boot_error=None,
         jwt_secret=None,
+        response_text=response,
     )
 
 
@@ -80,7 +84,7 @@ def test_user_crud_reference_passes_every_check_that_applies(tmp_path: Path) -> 
     grade = ChecklistGrader().grade(_context(files, tmp_path, response))
     assert grade.findings == []
     assert grade.score == 1.0
-    assert grade.details["response_source"] == "response.md"
+    assert grade.details["response_source"] == "context"
     statuses = {c["check"]: c["status"] for c in grade.details["checks"]}
     assert set(statuses.values()) <= {"passed", "not-applicable"}
 
@@ -141,14 +145,34 @@ def test_score_is_the_severity_weighted_share_of_applicable_checks(tmp_path: Pat
     assert 0.0 < grade.score < 1.0
 
 
-def test_without_the_raw_response_the_format_check_is_skipped_not_failed(
-    tmp_path: Path,
-) -> None:
+def test_without_answer_text_the_format_check_does_not_apply(tmp_path: Path) -> None:
     files, _ = _reference("user-crud")
     grade = ChecklistGrader().grade(_context(files, tmp_path, None))
     assert grade.score == 1.0
-    assert [(f.check, f.severity) for f in grade.findings] == [("code-only-response", "info")]
+    assert grade.findings == []
     assert grade.details["response_source"] == "none"
+    statuses = {c["check"]: c["status"] for c in grade.details["checks"]}
+    assert statuses["code-only-response"] == "not-applicable"
+
+
+def test_a_workspace_agents_stdout_is_not_graded_as_the_answers_format(tmp_path: Path) -> None:
+    """A `command:` agent wrote its files; its stdout is stored as response.md. The grade's
+    cache key says there was no answer text (`graded_text` is None), and so does the
+    checklist: the chatty stdout beside the files is not held to the output format."""
+    files, _ = _reference("user-crud")
+    stdout = "Sure! I wrote the app.\n\nRun it with `uvicorn main:app`.\n"
+    response = ModelResponse(text=stdout, model="command:my-agent", files=files)
+    assert graded_text(response) is None
+    context = _context(files, tmp_path, graded_text(response))
+    (tmp_path / "response.md").write_text(stdout)
+    grade = ChecklistGrader().grade(context)
+    assert grade.findings == [] and grade.score == 1.0
+    assert grade.details["response_source"] == "none"
+    statuses = {c["check"]: c["status"] for c in grade.details["checks"]}
+    assert statuses["code-only-response"] == "not-applicable"
+    # The same text given as an answer is held to the format.
+    answered = ChecklistGrader().grade(_context(files, tmp_path / "text", stdout))
+    assert "code-only-response" in {f.check for f in answered.findings}
 
 
 def test_the_path_header_is_not_a_comment_and_noqa_does_not_silence_ruff(
@@ -242,7 +266,6 @@ def test_checklist_runs_in_a_real_grade_without_a_live_app(
     servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
 ) -> None:
     files, response = _fixture("sloppy-sync.md")
-    (tmp_path / "response.md").write_text(response)
     (tmp_path / "files").mkdir()
     run = CandidateRun(
         task=_task(),
@@ -254,6 +277,7 @@ def test_checklist_runs_in_a_real_grade_without_a_live_app(
         python=runtime_python,
         graders=("boot", "checklist"),
         startup_timeout_s=5.0,
+        response_text=response,
     )
     result = grade_candidate(run)
     assert result.infra_error is None

@@ -3,6 +3,7 @@ app fails exactly the checks it was built to fail, and grading is repeatable."""
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,16 @@ import pytest
 import yaml
 
 import harness.graders.schema  # noqa: F401  (registers the grader until harness/graders/__init__ imports it)
+from harness.core.errors import InputFileError
 from harness.core.settings import TASKS_DIR
 from harness.core.tasks import Task, TaskSpec, read_python_tree
-from harness.graders.expectations import EXPECTATIONS_DIR, load_expectations
+from harness.graders.boot import BootGrader
+from harness.graders.expectations import expectations_digest, expectations_paths, load_expectations
 from harness.graders.schema import (
     CHECKS,
     ColumnInfo,
     IndexInfo,
+    SchemaGrader,
     TableInfo,
     check_schema,
     match_entities,
@@ -38,9 +42,9 @@ TASK_IDS = ["user-crud", "jwt-auth", "blog", "orders-inventory"]
 REFERENCES = sorted(p.parent.parent.name for p in TASKS_DIR.glob("*/reference/main.py"))
 
 
-def _fixture_task(task_id: str, root: Path) -> Task:
-    """A task carrying only what the schema grader reads (its id), so the fixtures do not
-    depend on the other tasks being complete."""
+def _fixture_task(task_id: str) -> Task:
+    """A task carrying only what the schema grader reads (its id and its grading data), so
+    the fixtures do not depend on the other tasks being complete."""
     spec = TaskSpec(
         id=task_id,
         title=task_id,
@@ -50,7 +54,7 @@ def _fixture_task(task_id: str, root: Path) -> Task:
         needs_jwt_secret=True,
         contract_openapi=str(TASKS_DIR / task_id / "grading" / "openapi.yaml"),
     )
-    return Task(root, spec)
+    return Task(TASKS_DIR / task_id, spec)
 
 
 _grade = partial(grade_files, graders=GRADERS)
@@ -71,11 +75,32 @@ def _details(folder: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_every_task_has_valid_expectations(task_id: str) -> None:
     expectations = load_expectations(task_id)
-    assert expectations is not None and expectations.task == task_id
+    assert expectations.task == task_id
 
 
 def test_expectations_files_name_known_tasks_only() -> None:
-    assert sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.yaml")) == sorted(TASK_IDS)
+    assert sorted(p.parent.parent.name for p in expectations_paths()) == sorted(TASK_IDS)
+
+
+def test_missing_or_malformed_expectations_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match=r"no-such-task/grading/schema\.yaml"):
+        load_expectations("no-such-task", tmp_path)
+    shutil.copytree(TASKS_DIR / "user-crud", tmp_path / "user-crud")
+    path = tmp_path / "user-crud/grading/schema.yaml"
+    path.write_text("task: user-crud\nentities: [{name: user}]\n")
+    with pytest.raises(InputFileError, match=r"grading/schema\.yaml: field 'entities\.0\.tables'"):
+        load_expectations("user-crud", tmp_path)
+
+
+def test_the_versions_fold_every_task_expectations(tmp_path: Path) -> None:
+    assert SchemaGrader.cache_version().endswith(expectations_digest())
+    assert BootGrader.cache_version().endswith(expectations_digest())
+    shutil.copytree(TASKS_DIR, tmp_path / "tasks")
+    before = expectations_digest(tmp_path / "tasks")
+    assert before == expectations_digest()
+    edited = tmp_path / "tasks/blog/grading/schema.yaml"
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    assert expectations_digest(tmp_path / "tasks") != before
 
 
 def test_expectations_exercise_every_check() -> None:
@@ -83,7 +108,6 @@ def test_expectations_exercise_every_check() -> None:
     used = {"primary-key", "table-present", "column-present", "not-null", "foreign-key"}
     for task_id in TASK_IDS:
         expectations = load_expectations(task_id)
-        assert expectations is not None
         for entity in expectations.entities:
             used |= {"timestamps"} if entity.timestamps else set()
             for column in entity.columns:
@@ -103,7 +127,7 @@ def test_reference_scores_full_marks(
     task_id: str,
     kind: str,
 ) -> None:
-    task = _fixture_task(task_id, TASKS_DIR / task_id)
+    task = _fixture_task(task_id)
     files = read_python_tree(task.reference_dir)
     result = _grade(task, files, servers[kind], runtime_python, tmp_path)
     assert result.infra_error is None
@@ -113,7 +137,6 @@ def test_reference_scores_full_marks(
     details = _details(tmp_path)
     assert details["checked"] >= 10
     expectations = load_expectations(task_id)
-    assert expectations is not None
     assert set(details["entities"]) >= {e.name for e in expectations.entities if e.required}
     assert details["schema"], "the inspected schema is kept for cross-database comparison"
 
@@ -133,7 +156,7 @@ def test_flawed_app_fails_exactly_its_planted_checks(
     folder = FIXTURES / fixture
     expected = yaml.safe_load((folder / "expected.yaml").read_text())
     files = {p.name: p.read_text() for p in sorted(folder.glob("*.py"))}
-    task = _fixture_task(expected["task"], folder)
+    task = _fixture_task(expected["task"])
     result = _grade(task, files, servers[kind], runtime_python, tmp_path)
     assert result.infra_error is None and result.boot.ok, result.boot
     details = _details(tmp_path)
@@ -164,7 +187,7 @@ def test_grading_the_same_sample_five_times_gives_identical_results(
 ) -> None:
     folder = FIXTURES / "shop-flawed"
     files = {p.name: p.read_text() for p in sorted(folder.glob("*.py"))}
-    task = _fixture_task("orders-inventory", folder)
+    task = _fixture_task("orders-inventory")
     outcomes = []
     for attempt in range(5):
         where = tmp_path / str(attempt)
@@ -210,7 +233,6 @@ def test_table_names_are_read_as_singular_words(name: str, tokens: tuple[str, ..
 
 def test_entities_match_the_table_named_for_them_not_a_link_table() -> None:
     expectations = load_expectations("orders-inventory")
-    assert expectations is not None
     tables = {
         t.name: t
         for t in (
@@ -259,7 +281,6 @@ def test_advice_checks_are_reported_but_not_scored() -> None:
 @pytest.mark.parametrize(("scale", "passes"), [(2, True), (4, True), (0, False), (None, False)])
 def test_money_scale_is_at_least_two(scale: int | None, passes: bool) -> None:
     expectations = load_expectations("orders-inventory")
-    assert expectations is not None
     price = ColumnInfo("price", f"NUMERIC(12, {scale})", "decimal", False, scale)
     columns = tuple(ColumnInfo(c, "VARCHAR(255)", "string", False, None) for c in ("sku", "name"))
     stock = ColumnInfo("stock", "INTEGER", "integer", False, None)

@@ -19,12 +19,14 @@ import yaml
 
 from harness.core.errors import InputFileError
 from harness.core.records import SampleResult
+from harness.core.settings import TASKS_DIR
 from harness.core.tasks import Task, list_task_ids, load_task
 from harness.graders.base import GradeResult
 from harness.graders.probes import NEUTRAL_USER_AGENT, ProbeClient, load_probe_plan, probes_digest
+from harness.graders.probes import plan as plan_module
 from harness.graders.probes.evidence import same_value
 from harness.graders.probes.identity import fresh_values, generated_values, new_password
-from harness.graders.probes.plan import PLANS_DIR
+from harness.graders.probes.plan import plans_paths
 from harness.graders.probes.tokens import hmac_signs, split_token
 from harness.graders.security import (
     CHECKS,
@@ -183,22 +185,36 @@ def test_plans_aim_at_contract_operations_and_name_contract_parameters(task_id: 
         assert target.param in _contract_parameters(task, target.path), target
 
 
-def test_a_task_without_a_plan_is_an_error_naming_the_file() -> None:
-    with pytest.raises(InputFileError, match=r"no-such-task\.yaml"):
+def test_a_task_without_a_plan_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match=r"no-such-task/grading/probes\.yaml"):
         load_probe_plan("no-such-task")
+    shutil.copytree(TASKS_DIR / "user-crud", tmp_path / "user-crud")
+    plan = tmp_path / "user-crud/grading/probes.yaml"
+    plan.write_text(plan.read_text().replace("task: user-crud", "task: blog"))
+    with pytest.raises(InputFileError, match=r"user-crud/grading/probes\.yaml: field 'task'"):
+        load_probe_plan("user-crud", tmp_path)
+    plan.write_text("task: user-crud\nreads: [{path: no-slash}]\n")
+    with pytest.raises(InputFileError, match=r"grading/probes\.yaml: field 'reads\.0\.path'"):
+        load_probe_plan("user-crud", tmp_path)
 
 
-def test_the_version_changes_with_every_data_file(tmp_path: Path) -> None:
+def test_the_version_changes_with_every_data_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert SecurityGrader.cache_version().endswith(probes_digest())
-    copy = tmp_path / "probes"
-    shutil.copytree(PLANS_DIR, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    copy = tmp_path / "tasks"
+    shutil.copytree(TASKS_DIR, copy)
     before = probes_digest(copy)
     assert before == probes_digest()
-    for name in ("user-crud.yaml", "common-jwt-secrets.txt"):
-        edited = copy / name
-        edited.write_text(edited.read_text() + "\n# edited\n")
-        assert probes_digest(copy) != before, name
-        before = probes_digest(copy)
+    edited = copy / "user-crud/grading/probes.yaml"
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    assert probes_digest(copy) != before
+    assert len(plans_paths(copy)) == len(TASKS)
+    before = probes_digest(copy)
+    secrets = tmp_path / "common-jwt-secrets.txt"
+    secrets.write_text(plan_module.COMMON_SECRETS_PATH.read_text() + "edited\n")
+    monkeypatch.setattr(plan_module, "COMMON_SECRETS_PATH", secrets)
+    assert probes_digest(copy) != before
 
 
 def test_identities_are_random_per_grade_and_shaped_like_the_hidden_tests() -> None:
@@ -211,7 +227,7 @@ def test_identities_are_random_per_grade_and_shaped_like_the_hidden_tests() -> N
     password = new_password()
     assert len(password) == 16 and re.search(r"[A-Z]", password) and re.search(r"\d", password)
     assert fresh_values()["fresh_email"] != fresh_values()["fresh_email"]
-    plans = "".join(path.read_text() for path in PLANS_DIR.glob("*.yaml"))
+    plans = "".join(path.read_text() for path in plans_paths())
     for fixed in ("sp1", "security-a-", "Sec-probe", "Probe post", "Mass Probe", "{marker}"):
         assert fixed not in plans, fixed
 

@@ -96,3 +96,16 @@ def test_malformed_mutant_names_file_and_field(task_copy: Path) -> None:
         _ = load_task("user-crud", task_copy).mutants
     assert "broken/mutant.yaml" in str(caught.value)
     assert "field 'must_fail'" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["grading/probes.yaml", "grading/schema.yaml"])
+def test_missing_grading_data_is_an_error_naming_the_file(task_copy: Path, name: str) -> None:
+    (task_copy / "user-crud" / name).unlink()
+    with pytest.raises(InputFileError, match=rf"user-crud/{name}: missing"):
+        load_task("user-crud", task_copy)
+
+
+def test_every_task_keeps_its_grading_data_with_it() -> None:
+    for task in load_tasks("all"):
+        assert task.probe_plan_path.is_file() and task.schema_expectations_path.is_file()
+        assert task.probe_plan_path.parent == task.contract_openapi_path.parent

@@ -18,6 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.core.errors import HarnessError, InputFileError, describe_validation_error
 from harness.core.settings import TASKS_DIR
 
+# A task's grading data, read by the graders and never shown to an agent. Every task has
+# each file: a task without one is refused when it is loaded, naming the missing file.
+PROBE_PLAN_FILE = "grading/probes.yaml"  # harness/graders/probes/plan.py
+SCHEMA_EXPECTATIONS_FILE = "grading/schema.yaml"  # harness/graders/expectations/
+GRADING_DATA_FILES = {
+    PROBE_PLAN_FILE: "probe plan (the fuzz and security graders)",
+    SCHEMA_EXPECTATIONS_FILE: "schema expectations (the boot and schema graders)",
+}
+
 
 class TaskSpec(BaseModel):
     """The schema of task.yaml."""
@@ -131,6 +140,14 @@ class Task:
     @property
     def contract_openapi_path(self) -> Path:
         return self.root / self.spec.contract_openapi
+
+    @property
+    def probe_plan_path(self) -> Path:
+        return self.root / PROBE_PLAN_FILE
+
+    @property
+    def schema_expectations_path(self) -> Path:
+        return self.root / SCHEMA_EXPECTATIONS_FILE
 
     @cached_property
     def contract_document(self) -> dict[str, Any]:
@@ -262,9 +279,20 @@ def load_task(task_id: str, tasks_dir: Path = TASKS_DIR) -> Task:
             raise InputFileError(
                 path, f"field '{field}': folder {getattr(spec, field)!r} not found"
             )
+    for name, what in GRADING_DATA_FILES.items():
+        if not (root / name).is_file():
+            raise InputFileError(
+                root / name, f"missing: task {spec.id!r} has no {what}; every task needs one"
+            )
     task = Task(root, spec)
     task.contract_document  # noqa: B018 - validate it now, naming the file, not mid-run
     return task
+
+
+def grading_data_paths(name: str, tasks_dir: Path = TASKS_DIR) -> list[Path]:
+    """One grading data file (`PROBE_PLAN_FILE`, ...) of every task, sorted: what a grader
+    that reads it folds into its version."""
+    return sorted(tasks_dir.glob(f"*/{name}"))
 
 
 def list_task_ids(tasks_dir: Path = TASKS_DIR) -> list[str]:

@@ -64,9 +64,9 @@ class BootGrader(Grader):
             evidence = f"could not inspect the database: {exc.__class__.__name__}"
         else:
             evidence = f"tables present: {', '.join(tables) or 'none'}"
-        expectations = load_expectations(context.task.id)
-        required = [e.name for e in expectations.entities if e.required] if expectations else []
-        matched = match_entities(expectations, tables) if expectations else {}
+        expectations = load_expectations(context.task.id, context.task.root.parent)
+        required = [e.name for e in expectations.entities if e.required]
+        matched = match_entities(expectations, tables)
         missing = [name for name in required if name not in matched]
         if tables and not missing:
             return None

@@ -6,14 +6,14 @@ items it decides; the others are listed in `UNDECIDABLE` (with why) or `DELEGATE
 grader that decides them), never guessed. The score is the severity-weighted share of
 passed checks among those that apply (`SEVERITY_WEIGHTS`); not-applicable and skipped
 checks count for nothing either way. No live app is needed: the grader reads the files
-and, when available, the raw response (for the output-format check).
+and, when they were extracted from an answer text, that text (for the output-format
+check, which does not apply to a workspace agent's files).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from harness.graders.base import Finding, Grader, GradeResult, GradingContext, Severity
@@ -307,14 +307,13 @@ DELEGATED: tuple[tuple[str, str], ...] = (
 
 
 def response_text(context: GradingContext) -> tuple[str | None, str]:
-    """The raw answer: from the context when it carries one, else the run's
-    `response.md` next to the sample's files folder; with where it came from."""
-    carried = getattr(context, "response_text", None)
+    """The answer text the files were extracted from, as the context carries it (and as
+    the grade's cache key folds it), with where it came from. None for a workspace agent
+    (`command:`), whose files did not come from its text: its stdout (the run's
+    `response.md`) is never graded as if it were the answer's format."""
+    carried = context.response_text
     if isinstance(carried, str):
         return carried, "context"
-    path = Path(context.files_dir).parent / "response.md"
-    if path.is_file():
-        return path.read_text(encoding="utf-8"), "response.md"
     return None, "none"
 
 
@@ -366,7 +365,9 @@ class ChecklistGrader(Grader):
     name = "checklist"
     # 2: no-comments/no-docstrings informational, path header, --ignore-noqa;
     # 3: atomic-writes tells imported names and retry loops apart
-    version = "3"
+    # 4: no answer text (a workspace agent) makes the output-format check not applicable;
+    # the run's response.md (a `command:` agent's stdout) is no longer read
+    version = "4"
     needs_live_app = False
     weight = 1.0
     order = 50

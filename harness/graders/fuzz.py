@@ -64,7 +64,7 @@ from harness.graders.fuzz_cells import (
 from harness.graders.fuzz_hooks import ORIGIN_ENV, USER_AGENT_ENV, origin
 from harness.graders.probes import ProbeBudgetExceeded, ProbeClient, create_account, load_probe_plan
 from harness.graders.probes.client import MAX_REDIRECTS, NEUTRAL_USER_AGENT
-from harness.graders.probes.plan import PLANS_DIR
+from harness.graders.probes.plan import plans_paths
 
 GRADERS_DIR = Path(__file__).resolve().parent
 CONFIG_PATH = GRADERS_DIR / "calibration" / "fuzz.yaml"
@@ -231,7 +231,7 @@ def fuzz_data_files() -> tuple[Path, ...]:
     the fuzz user's account from, and the extreme-input classes it shares with the
     robustness grader): declared as its `data_files`, so a grade cached under an older
     file is not reused. Task files are in the task's own hash."""
-    return (CONFIG_PATH, EXTREME_INPUTS_PATH, *sorted(PLANS_DIR.glob("*.yaml")))
+    return (CONFIG_PATH, EXTREME_INPUTS_PATH, *plans_paths())
 
 
 def data_digest() -> str:
@@ -811,8 +811,7 @@ class FuzzGrader(Grader):
         self, client: ProbeClient, context: GradingContext
     ) -> tuple[str | None, list[Finding]]:
         """A fresh user's access token where the task has auth, else None."""
-        paths = context.task.contract_document.get("paths") or {}
-        plan = load_probe_plan(context.task.id, paths)
+        plan = load_probe_plan(context.task.id, context.task.root.parent)
         if plan.accounts is None or plan.accounts.login is None:
             return None, []
         try:

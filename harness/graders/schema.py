@@ -25,7 +25,7 @@ info findings and leave the score alone.
 - `foreign-key` (advice): related tables are linked by a foreign key.
 - `on-delete` (advice): the ON DELETE rule the contract's behaviour suggests.
 
-What each task implies lives in `harness/graders/expectations/<task-id>.yaml`. The inspected
+What each task implies lives in `tasks/<task-id>/grading/schema.yaml`. The inspected
 schema goes to `details["schema"]` in a dialect-neutral form (generic types, no index
 names) so results on PostgreSQL and MySQL can be compared without re-running anything.
 """
@@ -380,7 +380,7 @@ class _Checks:
 
 
 def check_schema(
-    tables: dict[str, TableInfo], expectations: SchemaExpectations | None
+    tables: dict[str, TableInfo], expectations: SchemaExpectations
 ) -> tuple[list[CheckResult], dict[str, str]]:
     """Every check on one inspected schema; also the entity -> table matches."""
     checks = _Checks()
@@ -395,8 +395,6 @@ def check_schema(
             if table.primary_key
             else f"{table.name}: no primary key (columns: {_column_list(table)})",
         )
-    if expectations is None:
-        return checks.results, {}
     matched = match_entities(expectations, tables)
     for entity in expectations.entities:
         found = matched.get(entity.name)
@@ -586,7 +584,7 @@ class SchemaGrader(Grader):
     data_files = expectation_files()
 
     def grade(self, context: GradingContext) -> GradeResult:
-        expectations = load_expectations(context.task.id)
+        expectations = load_expectations(context.task.id, context.task.root.parent)
         # Read as the server's admin: the app can change its own user's password or
         # grants, but not hide its schema from the harness that way.
         tables = read_schema(context.sample_admin_url(), context.database_kind)
@@ -594,16 +592,6 @@ class SchemaGrader(Grader):
         findings = sorted(
             _findings(self.name, results), key=lambda f: (f.check, f.evidence, f.message)
         )
-        if expectations is None:
-            findings.append(
-                Finding(
-                    grader=self.name,
-                    check="expectations",
-                    severity="info",
-                    message=f"no harness/graders/expectations/{context.task.id}.yaml: "
-                    "only primary keys were checked",
-                )
-            )
         passed = sum(1 for result in results if result.passed)
         return GradeResult(
             grader=self.name,

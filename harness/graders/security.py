@@ -3,7 +3,7 @@
 Each probe belongs to a named check with a severity (`CHECKS`). The score is the
 severity-weighted share of the checks that apply to the task which were verified to pass.
 
-Which checks apply is decided by the task's plan (`harness/graders/probes/<task>.yaml`), never by
+Which checks apply is decided by the task's plan (`tasks/<task>/grading/probes.yaml`), never by
 the app: accounts bring the password checks, a login the JWT and enumeration checks, a
 refresh token the token-swap checks, protected requests `auth-required`, and so on
 (`applicable_checks`); the passive scans of every response (`secret-in-response`,
@@ -1060,7 +1060,7 @@ class SecurityGrader(Grader):
 
     def grade(self, context: GradingContext) -> GradeResult:
         assert context.base_url is not None
-        plan = load_probe_plan(context.task.id)
+        plan = load_probe_plan(context.task.id, context.task.root.parent)
         coverage = context.contract_coverage()
         try:
             client = ProbeClient(

@@ -14,6 +14,7 @@ leaves to the candidate (table names, column names, extra response fields, error
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -218,3 +219,68 @@ def decode_access_token(token: str, secret: str, leeway_s: float = 5.0) -> dict[
         raise AssertionError(f"access token does not verify with JWT_SECRET: {exc!r}") from exc
     assert isinstance(claims, dict)
     return claims
+
+
+# -- values and small checks every task's tests use ------------------------------------
+
+# An id no test ever creates: an ordinary integer, well inside int32, that matches nothing.
+UNKNOWN_ID = 987654321
+# More than a second: rows written this far apart have different timestamps even where
+# the database keeps timestamps to the second (MySQL/MariaDB DATETIME without fsp).
+SECOND_APART_S = 1.05
+# How far a token's `iat`/`exp` may stray from the test's clock.
+CLOCK_SLACK_S = 5
+# The longest access-token lifetime the contracts allow ("expires within an hour").
+MAX_ACCESS_TTL_S = 3600
+# Every out-of-range or non-integer `limit`/`offset` a list operation must answer with 422
+# (the contracts: `limit` an integer 1..100, `offset` an integer >= 0).
+OUT_OF_RANGE_PAGINATION: tuple[dict[str, Any], ...] = (
+    {"limit": 0},
+    {"limit": 101},
+    {"limit": -1},
+    {"offset": -1},
+    {"limit": "abc"},
+    {"offset": "abc"},
+)
+
+
+def new_token() -> str:
+    """A unique search token, so a test's list queries see only its own rows."""
+    return "tk" + uuid.uuid4().hex[:12]
+
+
+def new_password() -> str:
+    return "Pw-" + uuid.uuid4().hex[:13]
+
+
+def new_email(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:16]}@example.com"
+
+
+def ids_of(page: dict[str, Any]) -> list[int]:
+    """The ids of a page's items, in order."""
+    return [item["id"] for item in page["items"]]
+
+
+def created_at_of(item: dict[str, Any]) -> datetime:
+    """The item's `created_at`, parsed, as a sort key."""
+    return parse_timestamp(item["created_at"])
+
+
+def assert_not_server_error(response: httpx.Response, what: str) -> None:
+    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+
+
+def assert_each_query_is_422(
+    api: httpx.Client,
+    path: str,
+    cases: Sequence[dict[str, Any]] = OUT_OF_RANGE_PAGINATION,
+    *,
+    text_limit: int | None = None,
+) -> None:
+    """GET `path` with each case's query parameters answers 422 (never 200 or 500)."""
+    for params in cases:
+        response = api.get(path, params=params)
+        assert response.status_code == 422, (
+            f"{params}: {response.status_code} {response.text[:text_limit]}"
+        )

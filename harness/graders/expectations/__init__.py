@@ -1,5 +1,7 @@
 """Per-task schema expectations: what the schema grader looks for in the database an app
-created, as data (`<task-id>.yaml` next to this file), derived from the task contracts.
+created, as data (`tasks/<task-id>/grading/schema.yaml`), derived from the task's contract.
+Every task has one: a task without it is an error naming the missing file, raised when the
+task is loaded.
 
 Names are matched tolerantly, because the contract fixes the API and not the tables:
 an entity is found by name stems (`user` matches `users`, `user`, `app_users`), a
@@ -44,9 +46,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.core.errors import InputFileError, describe_validation_error
+from harness.core.settings import TASKS_DIR
+from harness.core.tasks import SCHEMA_EXPECTATIONS_FILE, grading_data_paths
 from harness.graders.digest import files_digest
-
-EXPECTATIONS_DIR = Path(__file__).resolve().parent
 
 CREATED_AT_NAMES = (
     "created_at",
@@ -118,7 +120,7 @@ class RelationExpectation(BaseModel):
 
 
 class SchemaExpectations(BaseModel):
-    """The schema of `harness/graders/expectations/<task-id>.yaml`."""
+    """The schema of `tasks/<task-id>/grading/schema.yaml`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -136,29 +138,36 @@ class SchemaExpectations(BaseModel):
         return self
 
 
-def expectation_files(directory: Path = EXPECTATIONS_DIR) -> tuple[Path, ...]:
-    """Every expectations file: data the schema and boot graders declare (`data_files`),
-    so grade caches keyed on grader versions notice an edited expectation."""
-    return tuple(sorted(directory.glob("*.yaml")))
+def expectations_paths(tasks_dir: Path = TASKS_DIR) -> list[Path]:
+    """Every task's schema expectations, sorted."""
+    return grading_data_paths(SCHEMA_EXPECTATIONS_FILE, tasks_dir)
 
 
-def expectations_digest(directory: Path = EXPECTATIONS_DIR) -> str:
-    """A short hash of every expectations file (what the graders' versions fold)."""
-    return files_digest(expectation_files(directory))
+def expectation_files(tasks_dir: Path = TASKS_DIR) -> tuple[Path, ...]:
+    """Every task's expectations file: data the schema and boot graders declare
+    (`data_files`), so grade caches keyed on grader versions notice an edited one."""
+    return tuple(expectations_paths(tasks_dir))
 
 
-def expectations_path(task_id: str, directory: Path = EXPECTATIONS_DIR) -> Path:
-    return directory / f"{task_id}.yaml"
+def expectations_digest(tasks_dir: Path = TASKS_DIR) -> str:
+    """A short hash of every task's expectations file: part of the schema and boot graders'
+    versions, so grade caches keyed on grader versions notice an edited expectation."""
+    return files_digest(expectation_files(tasks_dir))
+
+
+def expectations_path(task_id: str, tasks_dir: Path = TASKS_DIR) -> Path:
+    return tasks_dir / task_id / SCHEMA_EXPECTATIONS_FILE
 
 
 @cache
-def load_expectations(
-    task_id: str, directory: Path = EXPECTATIONS_DIR
-) -> SchemaExpectations | None:
-    """The task's expectations, or None when it has none; a malformed file fails loudly."""
-    path = expectations_path(task_id, directory)
+def load_expectations(task_id: str, tasks_dir: Path = TASKS_DIR) -> SchemaExpectations:
+    """The task's expectations; a task without them is an error naming the missing file,
+    and a malformed file names the file and the field."""
+    path = expectations_path(task_id, tasks_dir)
     if not path.is_file():
-        return None
+        raise InputFileError(
+            path, f"no schema expectations for task {task_id!r}: every task needs them"
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -1,8 +1,8 @@
 """What the fuzz and security graders need to know about a task, as data.
 
-`harness/graders/probes/<task id>.yaml` says how to make a user with a known password, how to log
-in, which requests need a token, which resources to create and which IDOR, mass
-assignment and SQL injection probes apply (`plan.py`). `client.py` is the only way the
+A task's plan, `tasks/<task id>/grading/probes.yaml`, says how to make a user with a known
+password, how to log in, which requests need a token, which resources to create and which
+IDOR, mass assignment and SQL injection probes apply (`plan.py`). `client.py` is the only way the
 graders talk to a candidate: a loopback-only HTTP client bounded in requests and time.
 `tokens.py` handles JWTs as an attacker would, `evidence.py` reads what the app answered
 and stored, `identity.py` draws the users, passwords and texts the probes send, afresh for

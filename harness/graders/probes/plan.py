@@ -1,7 +1,8 @@
-"""Per-task probe plans (`harness/graders/probes/<task id>.yaml`) and the accounts they create.
+"""Per-task probe plans (`tasks/<task id>/grading/probes.yaml`) and the accounts they create.
 
-Every task has a plan; a task without one is an error that names the missing file (no
-generic plan is guessed from the app, whose own OpenAPI document may hide things). What
+Every task has a plan; a task without one is an error that names the missing file, raised
+when the task is loaded (no generic plan is guessed from the app, whose own OpenAPI
+document may hide things). What
 the plan lists decides which security checks apply to the task; the app's behaviour
 never does. Every request a plan makes is aimed at one of the task's contract operations.
 
@@ -26,10 +27,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.core.errors import InputFileError, describe_validation_error
+from harness.core.settings import TASKS_DIR
+from harness.core.tasks import PROBE_PLAN_FILE, grading_data_paths
 from harness.graders.digest import files_digest
 from harness.graders.probes.client import Exchange, ProbeClient
+from harness.graders.probes.tokens import COMMON_SECRETS_PATH
 
-PLANS_DIR = Path(__file__).resolve().parent
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -144,37 +147,45 @@ class ProbePlan(_Strict):
     sql_injection: SqlInjectionSpec = SqlInjectionSpec()
 
 
-def plan_path(task_id: str, directory: Path = PLANS_DIR) -> Path:
-    return directory / f"{task_id}.yaml"
+def plan_path(task_id: str, tasks_dir: Path = TASKS_DIR) -> Path:
+    return tasks_dir / task_id / PROBE_PLAN_FILE
 
 
-def load_probe_plan(task_id: str, openapi_paths: object = None) -> ProbePlan:
-    """The task's plan; a task without one is an error naming the missing file.
-    (`openapi_paths` is ignored: plans no longer depend on the app.)"""
-    path = plan_path(task_id)
+def load_probe_plan(task_id: str, tasks_dir: Path = TASKS_DIR) -> ProbePlan:
+    """The task's plan; a task without one is an error naming the missing file, and a
+    malformed one names the file and the field."""
+    path = plan_path(task_id, tasks_dir)
     if not path.is_file():
         raise InputFileError(
             path, f"no probe plan for task {task_id!r}: every task needs one (see plan.py)"
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return ProbePlan.model_validate(data)
+        plan = ProbePlan.model_validate(data)
     except yaml.YAMLError as exc:
         raise InputFileError(path, f"invalid YAML: {exc}") from exc
     except ValidationError as exc:
         raise describe_validation_error(path, exc) from exc
+    if plan.task != task_id:
+        raise InputFileError(path, f"field 'task': {plan.task!r} is not {task_id!r}")
+    return plan
 
 
-def probe_files(directory: Path = PLANS_DIR) -> tuple[Path, ...]:
-    """Every data file the probing graders read (the plans and the well-known JWT
+def plans_paths(tasks_dir: Path = TASKS_DIR) -> list[Path]:
+    """Every task's probe plan, sorted."""
+    return grading_data_paths(PROBE_PLAN_FILE, tasks_dir)
+
+
+def probe_files(tasks_dir: Path = TASKS_DIR) -> tuple[Path, ...]:
+    """Every data file the probing graders read (every task's plan and the well-known JWT
     secrets): data the security grader declares (`data_files`), so a cached grade made
     with other plans is not reused."""
-    return tuple(sorted([*directory.glob("*.yaml"), *directory.glob("*.txt")]))
+    return (*plans_paths(tasks_dir), COMMON_SECRETS_PATH)
 
 
-def probes_digest(directory: Path = PLANS_DIR) -> str:
+def probes_digest(tasks_dir: Path = TASKS_DIR) -> str:
     """A short hash of `probe_files` (what the security grader's version folds)."""
-    return files_digest(probe_files(directory))
+    return files_digest(probe_files(tasks_dir))
 
 
 def placeholders(template: Any) -> set[str]:

@@ -37,7 +37,7 @@ def python_parses(candidate: Candidate) -> Outcome:
 
 def code_only_response(candidate: Candidate) -> Outcome:
     if candidate.response is None:
-        return Outcome("skipped", note="the raw response is not available")
+        return Outcome("not-applicable", note="no answer text: the files did not come from one")
     return Outcome.from_problems(prose_outside_code(candidate.response))
 
 

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from harness.graders.testkit import parse_timestamp
-
-# An id no test ever creates (an ordinary integer, well inside int32).
-UNKNOWN_ID = 987654321
-# More than a second: rows written this far apart have different timestamps even where
-# the database keeps timestamps to the second (MySQL/MariaDB DATETIME without fsp).
-SECOND_APART_S = 1.05
-
-
-def new_token() -> str:
-    return "tk" + uuid.uuid4().hex[:12]
-
-
-def new_password() -> str:
-    return "Pw-" + uuid.uuid4().hex[:13]
-
-
-def new_email(prefix: str = "u") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:16]}@example.com"
+from harness.graders.testkit import (
+    new_email,
+    new_password,
+    new_token,
+)
 
 
 @dataclass(frozen=True)
@@ -164,10 +149,6 @@ def get_post(api: httpx.Client, post_id: int) -> dict[str, Any]:
     return post
 
 
-def assert_not_server_error(response: httpx.Response, what: str) -> None:
-    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
-
-
 def check_page(response: httpx.Response, what: str) -> dict[str, Any]:
     assert response.status_code == 200, f"{what}: {response.status_code} {response.text[:500]}"
     page = response.json()
@@ -189,16 +170,7 @@ def list_comments(api: httpx.Client, post_id: int, **params: Any) -> dict[str, A
     )
 
 
-def ids_of(page: dict[str, Any]) -> list[int]:
-    return [item["id"] for item in page["items"]]
-
-
 def author_of(item: dict[str, Any]) -> tuple[Any, Any]:
     author = item.get("author")
     assert isinstance(author, dict), f"author is not an object: {item!r}"
     return author.get("id"), author.get("full_name")
-
-
-def created_at_of(item: dict[str, Any]) -> Any:
-    """The item's `created_at`, parsed, as a sort key."""
-    return parse_timestamp(item["created_at"])

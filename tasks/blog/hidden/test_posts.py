@@ -9,26 +9,26 @@ from typing import Any
 import httpx
 import pytest
 from harness.graders.testkit import (
+    UNKNOWN_ID,
     assert_no_password,
+    assert_not_server_error,
     assert_validation_detail,
+    ids_of,
+    new_token,
     parse_timestamp,
     rows_holding,
 )
 from sqlalchemy.engine import Engine
 
 from blog_support import (
-    UNKNOWN_ID,
     Account,
-    assert_not_server_error,
     author_of,
     create_comment,
     create_post,
     delete_post,
     get_post,
-    ids_of,
     list_comments,
     list_posts,
-    new_token,
     patch_post,
 )
 

@@ -9,29 +9,22 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import jwt
 import sqlalchemy as sa
-from harness.graders.testkit import CLAIMS_LEFT_TO_THE_APP, as_text
+from harness.graders.testkit import (
+    CLAIMS_LEFT_TO_THE_APP,
+    as_text,
+    new_email,
+    new_password,
+)
 from sqlalchemy.engine import Engine
 
 # "They are stored only as a bcrypt or argon2 hash": how such a stored hash begins.
 HASH_PREFIXES = ("$argon2", "$2a$", "$2b$", "$2y$", "$bcrypt-sha256$")
-CLOCK_SLACK_S = 5
-# An ordinary id no test account gets (ids are assigned by the server from 1 upwards).
-UNKNOWN_USER_ID = 987654321
-
-
-def new_email(prefix: str = "u") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:16]}@example.com"
-
-
-def new_password() -> str:
-    return "Pw-" + uuid.uuid4().hex[:13]
 
 
 @dataclass

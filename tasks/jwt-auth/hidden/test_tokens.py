@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from auth_api import (
-    CLOCK_SLACK_S,
-    UNKNOWN_USER_ID,
     Account,
     assert_me_is,
     assert_refresh_works,
@@ -30,16 +28,20 @@ from auth_api import (
     login,
     login_account,
     me,
-    new_password,
     refresh,
     register,
     sign_hs256,
     token_parts,
 )
 
-from harness.graders.testkit import decode_access_token, parse_timestamp
-
-MAX_ACCESS_TTL_S = 60 * 60
+from harness.graders.testkit import (
+    CLOCK_SLACK_S,
+    MAX_ACCESS_TTL_S,
+    UNKNOWN_ID,
+    decode_access_token,
+    new_password,
+    parse_timestamp,
+)
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +173,8 @@ def test_token_for_unknown_user_rejected(
     account, tokens = signed_in
     assert_me_is(api, tokens["access_token"], account, "the genuine access token")
     header, claims, _ = token_parts(tokens["access_token"])
-    forged = sign_hs256({**claims, "sub": str(UNKNOWN_USER_ID)}, jwt_secret, header)
-    assert_refused(me(api, forged), f"valid token for user {UNKNOWN_USER_ID}, who does not exist")
+    forged = sign_hs256({**claims, "sub": str(UNKNOWN_ID)}, jwt_secret, header)
+    assert_refused(me(api, forged), f"valid token for user {UNKNOWN_ID}, who does not exist")
 
 
 def test_token_with_malformed_subject_rejected(
