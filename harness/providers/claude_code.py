@@ -15,9 +15,9 @@ throwaway database reachable through DATABASE_URL, and limits on time, turns and
 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns the CLI's own calls (telemetry,
 update checks) off; whatever it tries anyway is refused by the proxy and counted.
 
-What the workspace holds at the end is graded like any answer; the answer text is
-empty (the closing chat message is in session.json), so the output-format checks see
-only the files. A session stopped by a
+What the workspace holds at the end is graded like any answer. The answer text is
+empty (the closing chat message is in session.json): a workspace's files did not come
+from a text, so the checklist's output-format check does not apply. A session stopped by a
 limit keeps its files and is recorded as truncated (finish_reason `max_turns`,
 `max_budget` or `timeout`). The transcript (the stream JSON, scrubbed of keys) and a
 summary (turns, tool calls, tokens, cost, refused requests) go to the sample folder as
