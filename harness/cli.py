@@ -29,6 +29,7 @@ from harness.run.engine import (
     replace_config,
     run_eval,
 )
+from harness.sandbox.backend import AUTO, RUNTIMES, open_backend, resolve_backend
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
 
@@ -47,7 +48,7 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--tasks", default="all", help="comma list of task ids, or all")
     parser.add_argument("--samples", type=int, default=1)
     parser.add_argument("--db", default="postgres,mysql", help="comma list: postgres,mysql")
-    parser.add_argument("--runtime", default="auto", help="auto | local | docker")
+    _add_runtime(parser)
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--max-tokens", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=None)
@@ -87,8 +88,13 @@ def _add_grade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--task", required=True)
     parser.add_argument("--response", required=True, type=Path, help="a Markdown answer")
     parser.add_argument("--db", default="postgres,mysql")
+    _add_runtime(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per database")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+
+
+def _add_runtime(parser: argparse.ArgumentParser, default: str = AUTO) -> None:
+    parser.add_argument("--runtime", default=default, help=" | ".join(RUNTIMES))
 
 
 def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -173,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--tasks", default="all")
     selftest.add_argument("--db", default="postgres,mysql")
     selftest.add_argument("--mutant", default=None, help="only mutants whose name contains this")
+    _add_runtime(selftest, default="local")
     return parser
 
 
@@ -222,12 +229,15 @@ def command_grade(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(args.response, f"cannot read the response: {exc}") from exc
     databases = parse_databases(args.db)
-    python = ensure_runtime_venv()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     store = RunStore(args.results_dir / "grades" / f"{stamp}-{task.id}")
     response = ModelResponse(text=text, model=f"file:{args.response.name}")
-    with database_servers(databases) as servers:
-        results = grade_response(task, response, 0, servers, python, store)
+    backend_name = resolve_backend(args.runtime)
+    with (
+        open_backend(backend_name) as backend,
+        database_servers(databases, backend) as servers,
+    ):
+        results = grade_response(task, response, 0, servers, backend.runtime, store)
     for result in results:
         result.model = response.model
         store.append_result(result)
@@ -303,7 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             regrade_run(args.results_dir, args.run_id)
             return _report_after(args)
         if args.command == "selftest":
-            return selftest_main(args.tasks, parse_databases(args.db), args.mutant)
+            return selftest_main(
+                args.tasks, parse_databases(args.db), args.mutant, resolve_backend(args.runtime)
+            )
         if args.command == "runtime":
             print(ensure_runtime_venv())
             return 0

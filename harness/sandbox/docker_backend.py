@@ -8,6 +8,7 @@ from types import TracebackType
 import docker
 
 from harness.core.errors import InfrastructureError
+from harness.core.settings import DATABASE_KINDS
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.docker_app import AppLimits, DockerRuntime
 from harness.sandbox.docker_engine import (
@@ -22,6 +23,8 @@ from harness.sandbox.docker_servers import start_docker_server
 
 class DockerBackend:
     """Everything a run in the docker runtime needs; closing removes all of it."""
+
+    name = "docker"
 
     def __init__(
         self,
@@ -44,7 +47,7 @@ class DockerBackend:
             self.runtime = DockerRuntime(self.session, self.images.runtime, limits)
             self.image_ids = {
                 kind: str(client.images.get(self.images.database(kind)).id)
-                for kind in ("postgres", "mysql")
+                for kind in DATABASE_KINDS
             }
         except docker.errors.DockerException as exc:
             self.session.close()
