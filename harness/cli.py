@@ -237,6 +237,7 @@ def command_grade(args: argparse.Namespace) -> int:
         open_backend(backend_name) as backend,
         database_servers(databases, backend) as servers,
     ):
+        print(f"harness: grading in the {backend.name} runtime", file=sys.stderr)
         results = grade_response(task, response, 0, servers, backend.runtime, store)
     for result in results:
         result.model = response.model

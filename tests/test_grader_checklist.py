@@ -20,6 +20,7 @@ from harness.graders.static_checks.output_format import prose_outside_code
 from harness.graders.static_checks.source import Candidate
 from harness.grading.pipeline import CandidateRun, grade_candidate
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "checklist"
 EXPECTED: dict[str, list[str]] = yaml.safe_load((FIXTURES / "expected.yaml").read_text())
@@ -239,7 +240,7 @@ def test_raw_code_answers_are_code_only_unless_prose_precedes_the_first_file() -
 
 
 def test_checklist_runs_in_a_real_grade_without_a_live_app(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     files, response = _fixture("sloppy-sync.md")
     (tmp_path / "response.md").write_text(response)
@@ -251,7 +252,7 @@ def test_checklist_runs_in_a_real_grade_without_a_live_app(
         sample=0,
         server=servers["postgres"],
         artifacts_dir=tmp_path,
-        python=runtime_python,
+        runtime=local_runtime,
         graders=("boot", "checklist"),
         startup_timeout_s=5.0,
     )
