@@ -54,9 +54,9 @@ SANDBOX_ROOT = frozenset("app bin dev etc lib lib32 lib64 libx32 proc run sbin t
 # What hostile answers go after: they must be byte for byte the same afterwards.
 PROTECTED = (
     PROJECT / "tasks" / "user-crud" / "hidden" / "test_users.py",
-    PROJECT / "graders" / "functional.py",
-    PROJECT / "graders" / "base.py",
-    PROJECT / "harness" / "grading.py",
+    PROJECT / "harness" / "graders" / "functional.py",
+    PROJECT / "harness" / "graders" / "base.py",
+    PROJECT / "harness" / "grading" / "pipeline.py",
 )
 
 PROBE_APP = r"""
