@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 from harness.core.errors import HarnessError
 from harness.sandbox.databases import DatabaseServer
@@ -64,7 +64,25 @@ class Backend(Protocol):
     ) -> None: ...
 
 
-class LocalBackend:
+class Closing:
+    """The `with` half of a backend: leaving the block closes it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LocalBackend(Closing):
     """Candidates as sandboxed subprocesses from the runtime venv (built when missing);
     servers given by URL (HARNESS_POSTGRES_URL, HARNESS_MYSQL_URL) or started here."""
 
@@ -87,17 +105,6 @@ class LocalBackend:
 
     def close(self) -> None:
         pass
-
-    def __enter__(self) -> LocalBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _open_local(run_id: str | None) -> Backend:
