@@ -6,10 +6,14 @@ import argparse
 import sys
 from typing import TypeAlias
 
+from harness.core.settings import DATABASE_KINDS, DEFAULT_DATABASES
 from harness.report import render_leaderboard
 from harness.sandbox.backend import AUTO, RUNTIMES
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+# `--db`: a comma list of engines, all of them by default.
+DB_DEFAULT = ",".join(DEFAULT_DATABASES)
+DB_CHOICES = ",".join(DATABASE_KINDS)
 
 
 def add_runtime(parser: argparse.ArgumentParser, default: str = AUTO) -> None:

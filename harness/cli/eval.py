@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli.common import Subparsers, add_runtime, report_after
+from harness.cli.common import DB_CHOICES, DB_DEFAULT, Subparsers, add_runtime, report_after
 from harness.core.settings import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
 from harness.providers import GenerationParams
 from harness.run.engine import (
@@ -30,7 +30,7 @@ def add_parser(sub: Subparsers) -> None:
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="agent@version")
     parser.add_argument("--tasks", default="all", help="comma list of task ids, or all")
     parser.add_argument("--samples", type=int, default=1)
-    parser.add_argument("--db", default="postgres,mysql", help="comma list: postgres,mysql")
+    parser.add_argument("--db", default=DB_DEFAULT, help=f"comma list: {DB_CHOICES}")
     add_runtime(parser)
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--max-tokens", type=int, default=16000)

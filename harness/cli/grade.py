@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.cli.common import Subparsers, add_runtime
+from harness.cli.common import DB_DEFAULT, Subparsers, add_runtime
 from harness.core.errors import InputFileError
 from harness.core.settings import RESULTS_DIR
 from harness.core.store import RunStore
@@ -23,7 +23,7 @@ def add_parser(sub: Subparsers) -> None:
     parser = sub.add_parser("grade", help="grade one response file (no model call)")
     parser.add_argument("--task", required=True)
     parser.add_argument("--response", required=True, type=Path, help="a Markdown answer")
-    parser.add_argument("--db", default="postgres,mysql")
+    parser.add_argument("--db", default=DB_DEFAULT)
     add_runtime(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per database")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
