@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.core.settings import DATABASE_KINDS
 from harness.core.tasks import load_task
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.docker_backend import DockerBackend
@@ -28,7 +29,7 @@ from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
 
 RUNS = 5
-KINDS = ("postgres", "mysql")
+KINDS = DATABASE_KINDS
 
 
 def _forget_images() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from harness.core.tasks import Task, load_task
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
 
@@ -25,6 +26,12 @@ def servers() -> Iterator[dict[str, DatabaseServer]]:
 @pytest.fixture(scope="session")
 def runtime_python() -> Path:
     return ensure_runtime_venv()
+
+
+@pytest.fixture(scope="session")
+def local_runtime(runtime_python: Path) -> Runtime:
+    """The local backend's runtime, as the grading API takes it."""
+    return LocalRuntime(runtime_python)
 
 
 @pytest.fixture(scope="session")

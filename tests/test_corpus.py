@@ -5,12 +5,11 @@ defect explains is a grader bug, fixed in the grader, never in the expectation."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from harness.core.records import SampleResult
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 from tests.support.corpus import KINDS, CorpusAnswer, corpus_answers, grade_corpus, mismatches
 
 ANSWERS = corpus_answers()
@@ -40,10 +39,10 @@ def test_every_answer_has_a_valid_expectation(answer: CorpusAnswer) -> None:
 @pytest.fixture(scope="module")
 def corpus_grades(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[tuple[str, str], SampleResult]:
-    return grade_corpus(ANSWERS, servers, runtime_python, tmp_path_factory.mktemp("corpus"))
+    return grade_corpus(ANSWERS, servers, local_runtime, tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -211,10 +211,9 @@ def _grade(
         task,
         files,
         server,
-        None,
+        backend.runtime,
         folder,
         DEFAULT_GRADERS,
-        runtime=backend.runtime,
         startup_timeout_s=timeout_s,
     )
     return result, time.monotonic() - began

@@ -22,6 +22,7 @@ from harness.grading.pipeline import CandidateRun, grade_candidate
 from harness.providers.base import ModelResponse
 from harness.run.engine import graded_text
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "checklist"
 EXPECTED: dict[str, list[str]] = yaml.safe_load((FIXTURES / "expected.yaml").read_text())
@@ -263,7 +264,7 @@ def test_raw_code_answers_are_code_only_unless_prose_precedes_the_first_file() -
 
 
 def test_checklist_runs_in_a_real_grade_without_a_live_app(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     files, response = _fixture("sloppy-sync.md")
     (tmp_path / "files").mkdir()
@@ -274,7 +275,7 @@ def test_checklist_runs_in_a_real_grade_without_a_live_app(
         sample=0,
         server=servers["postgres"],
         artifacts_dir=tmp_path,
-        python=runtime_python,
+        runtime=local_runtime,
         graders=("boot", "checklist"),
         startup_timeout_s=5.0,
         response_text=response,

@@ -59,7 +59,7 @@ from harness.graders.fuzz_hooks import forged_credential, neutral_headers, origi
 from harness.graders.probes.client import NEUTRAL_USER_AGENT
 from harness.grading.null_agents import NULL_AGENTS, null_agent_files
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.runtime import LocalRuntime
+from harness.sandbox.runtime import Runtime
 from tests.support.grading import grade_files
 
 KINDS = ["postgres", "mysql"]
@@ -76,13 +76,13 @@ _grade = partial(grade_files, graders=("boot", "fuzz"), must_boot=True)
 
 @contextmanager
 def live_app(
-    task: Task, files: dict[str, str], server: DatabaseServer, python: Path, folder: Path
+    task: Task, files: dict[str, str], server: DatabaseServer, runtime: Runtime, folder: Path
 ) -> Iterator[GradingContext]:
     """A booted app and its grading context (outside the pipeline: every contract
     operation counts as implemented), kept up while the test looks at it."""
     database = server.create_sample_database(f"{task.id}_live")
     secret = secrets.token_urlsafe(32) if task.spec.needs_jwt_secret else None
-    app = LocalRuntime(python).make_app(files, database, folder / "app.log", secret)
+    app = runtime.make_app(files, database, folder / "app.log", secret)
     try:
         outcome = app.start(30)
         assert outcome.ok, outcome.error
@@ -666,7 +666,7 @@ REFERENCE_RUNS = [(task_id, kind) for task_id in sorted(TASKS) for kind in KINDS
 @pytest.fixture(scope="module")
 def pipeline_grades(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[tuple[str, str], tuple[SampleResult, Path]]:
     """Every reference on both databases and every null app (user-crud, postgres),
@@ -685,7 +685,7 @@ def pipeline_grades(
     def run(key: tuple[str, str]) -> tuple[SampleResult, Path]:
         task, files, kind = jobs[key]
         folder = folders[key]
-        grade = grade_files(task, files, servers[kind], runtime_python, folder, ("boot", "fuzz"))
+        grade = grade_files(task, files, servers[kind], local_runtime, folder, ("boot", "fuzz"))
         return grade, folder
 
     with ThreadPoolExecutor(max_workers=PARALLEL_GRADES) as pool:
@@ -813,7 +813,7 @@ app.openapi_schema = {{"openapi": "3.1.0", "info": {{"title": "x", "version": "1
 
 
 def test_traffic_names_no_fuzzer_and_each_grade_makes_a_new_user(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     """What a real app received: the hidden tests' User-Agent on every request, no
     schemathesis header, path or probe, and a different random user per grade; and an
@@ -821,7 +821,7 @@ def test_traffic_names_no_fuzzer_and_each_grade_makes_a_new_user(
     task = TASKS["jwt-auth"]
     files = task.reference_files()
     files = {**files, "main.py": files["main.py"] + _RECORDER}
-    with live_app(task, files, servers["postgres"], runtime_python, tmp_path) as context:
+    with live_app(task, files, servers["postgres"], local_runtime, tmp_path) as context:
         grades = [FuzzGrader().grade(context) for _ in range(2)]
     log = (tmp_path / "app.log").read_text(errors="replace")
     entries = [
@@ -859,7 +859,7 @@ def headers_of(entry: dict[str, Any]) -> dict[str, str]:
 
 
 def test_extreme_input_500s_are_left_to_robustness_and_redirects_followed(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     """user-crud's reference with its id bound removed (an id beyond int32 reaches
     asyncpg: a 500) and its collection routes at `/users/` (Starlette answers `/users`
@@ -870,7 +870,7 @@ def test_extreme_input_500s_are_left_to_robustness_and_redirects_followed(
     files = _edited(files, "dependencies.py", "Path(ge=1, le=2147483647)", "Path(ge=1)")
     files = _edited(files, "routes.py", '@router.post(\n    "",', '@router.post(\n    "/",')
     files = _edited(files, "routes.py", '@router.get("", ', '@router.get("/", ')
-    with live_app(task, files, servers["postgres"], runtime_python, tmp_path) as context:
+    with live_app(task, files, servers["postgres"], local_runtime, tmp_path) as context:
         grade = FuzzGrader().grade(context)
         # the redirect is real: the app answers the contract's path with a 307
         assert httpx.get(f"{context.base_url}/users").status_code == 307
@@ -890,11 +890,11 @@ def test_extreme_input_500s_are_left_to_robustness_and_redirects_followed(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_planted_500_is_found_with_a_reproduction_that_works(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path, kind: str
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path, kind: str
 ) -> None:
     task = TASKS["user-crud"]
     files = task.mutant_files(task.mutant("duplicate-email-500"))
-    with live_app(task, files, servers[kind], runtime_python, tmp_path) as context:
+    with live_app(task, files, servers[kind], local_runtime, tmp_path) as context:
         grade = FuzzGrader().grade(context)
         assert ("POST /users", "not_a_server_error") in _failed_cells(grade)
         assert grade.score < 1.0
@@ -936,11 +936,11 @@ def test_planted_500_is_found_with_a_reproduction_that_works(
 
 
 def test_naive_timestamps_are_a_schema_violation_never_calibrated(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     task = TASKS["user-crud"]
     files = task.mutant_files(task.mutant("naive-timestamps"))
-    _grade(task, files, servers["mysql"], runtime_python, tmp_path)
+    _grade(task, files, servers["mysql"], local_runtime, tmp_path)
     grade = _fuzz_grade(tmp_path)
     failed = {check for _, check in _failed_cells(grade)}
     assert "response_schema_conformance" in failed, grade.findings
@@ -951,7 +951,7 @@ def test_naive_timestamps_are_a_schema_violation_never_calibrated(
 
 def test_negative_coverage_finds_unbounded_pagination_and_calibrates_allow_headers(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -967,7 +967,7 @@ def test_negative_coverage_finds_unbounded_pagination_and_calibrates_allow_heade
     monkeypatch.setattr(harness.graders.fuzz, "load_config", lambda: negative)
     task = TASKS["user-crud"]
     files = task.mutant_files(task.mutant("no-pagination-bounds"))
-    with live_app(task, files, servers["postgres"], runtime_python, tmp_path) as context:
+    with live_app(task, files, servers["postgres"], local_runtime, tmp_path) as context:
         grade = FuzzGrader().grade(context)
     assert "allow_header_conformance" in grade.details["checks"]
     assert grade.details["calibrated"].get("starlette-405-allow-lists-route-methods", 0) > 0
@@ -975,7 +975,7 @@ def test_negative_coverage_finds_unbounded_pagination_and_calibrates_allow_heade
 
 
 def test_same_sample_graded_five_times_gives_identical_scores(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     task = TASKS["user-crud"]
     files = task.mutant_files(task.mutant("duplicate-email-500"))
@@ -983,7 +983,7 @@ def test_same_sample_graded_five_times_gives_identical_scores(
     def grade(attempt: int) -> tuple[float, list[tuple[str, str]]]:
         folder = tmp_path / str(attempt)
         folder.mkdir()
-        result = _grade(task, files, servers["postgres"], runtime_python, folder)
+        result = _grade(task, files, servers["postgres"], local_runtime, folder)
         return result.scores["fuzz"], sorted(_failed_cells(_fuzz_grade(folder)))
 
     with ThreadPoolExecutor(max_workers=PARALLEL_GRADES) as pool:

@@ -29,6 +29,7 @@ from harness.graders.schema import (
     score_checks,
 )
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders" / "schema"
@@ -122,14 +123,14 @@ def test_expectations_exercise_every_check() -> None:
 @pytest.mark.parametrize("task_id", REFERENCES)
 def test_reference_scores_full_marks(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     task_id: str,
     kind: str,
 ) -> None:
     task = _fixture_task(task_id)
     files = read_python_tree(task.reference_dir)
-    result = _grade(task, files, servers[kind], runtime_python, tmp_path)
+    result = _grade(task, files, servers[kind], local_runtime, tmp_path)
     assert result.infra_error is None
     assert result.boot.ok, result.boot
     schema_findings = [f for f in result.findings if f.grader == "schema"]
@@ -148,7 +149,7 @@ FLAWED = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.yaml").is_f
 @pytest.mark.parametrize("fixture", FLAWED)
 def test_flawed_app_fails_exactly_its_planted_checks(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     fixture: str,
     kind: str,
@@ -157,7 +158,7 @@ def test_flawed_app_fails_exactly_its_planted_checks(
     expected = yaml.safe_load((folder / "expected.yaml").read_text())
     files = {p.name: p.read_text() for p in sorted(folder.glob("*.py"))}
     task = _fixture_task(expected["task"])
-    result = _grade(task, files, servers[kind], runtime_python, tmp_path)
+    result = _grade(task, files, servers[kind], local_runtime, tmp_path)
     assert result.infra_error is None and result.boot.ok, result.boot
     details = _details(tmp_path)
     assert details["entities"] == expected["entities"]
@@ -183,7 +184,7 @@ def test_fixtures_trip_every_check() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_grading_the_same_sample_five_times_gives_identical_results(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path, kind: str
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path, kind: str
 ) -> None:
     folder = FIXTURES / "shop-flawed"
     files = {p.name: p.read_text() for p in sorted(folder.glob("*.py"))}
@@ -192,7 +193,7 @@ def test_grading_the_same_sample_five_times_gives_identical_results(
     for attempt in range(5):
         where = tmp_path / str(attempt)
         where.mkdir()
-        result = _grade(task, files, servers[kind], runtime_python, where)
+        result = _grade(task, files, servers[kind], local_runtime, where)
         details = _details(where)
         outcomes.append(
             (result.scores["schema"], result.findings, details["checks"], details["schema"])

@@ -39,6 +39,7 @@ from harness.graders.security import (
 )
 from harness.grading.null_agents import NULL_AGENTS, null_agent_files
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 from tests.support.grading import grade_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "graders_live"
@@ -301,13 +302,13 @@ def test_every_request_carries_the_hidden_tests_headers_and_nothing_else() -> No
 @pytest.mark.parametrize("task_id", sorted(TASKS))
 def test_reference_passes_every_probe(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     task_id: str,
     kind: str,
 ) -> None:
     task = TASKS[task_id]
-    result = _grade(task, task.reference_files(), servers[kind], runtime_python, tmp_path)
+    result = _grade(task, task.reference_files(), servers[kind], local_runtime, tmp_path)
     security = [f for f in result.findings if f.grader == "security"]
     shown = [(f.check, f.message, f.evidence[:300]) for f in security]
     assert result.scores["security"] == 1.0, shown
@@ -322,14 +323,14 @@ def test_reference_passes_every_probe(
 @pytest.mark.parametrize("task_id", ["user-crud", "jwt-auth"])
 def test_null_apps_score_zero(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     task_id: str,
     null_app: str,
 ) -> None:
     task = TASKS[task_id]
     files = null_agent_files(null_app)
-    result = grade_files(task, files, servers["postgres"], runtime_python, tmp_path, ("security",))
+    result = grade_files(task, files, servers["postgres"], local_runtime, tmp_path, ("security",))
     assert result.infra_error is None, result.infra_error
     assert result.scores["security"] == 0.0, [(f.check, f.message) for f in result.findings]
     if result.boot.ok:
@@ -347,7 +348,7 @@ def test_null_apps_score_zero(
 )
 def test_mutant_trips_its_checks(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     task_id: str,
     mutant: str,
@@ -355,7 +356,7 @@ def test_mutant_trips_its_checks(
 ) -> None:
     task = TASKS[task_id]
     files = task.mutant_files(task.mutant(mutant))
-    result = _grade(task, files, servers[kind], runtime_python, tmp_path)
+    result = _grade(task, files, servers[kind], local_runtime, tmp_path)
     missed = MUTANT_TRIPS[(task_id, mutant)] - _failed(result)
     assert not missed, (missed, [(f.check, f.message) for f in result.findings])
     assert result.scores["security"] < 1.0
@@ -363,10 +364,10 @@ def test_mutant_trips_its_checks(
 
 @pytest.mark.parametrize("path", FIXTURE_PATHS, ids=[p.stem for p in FIXTURE_PATHS])
 def test_fixture_app_trips_its_checks(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path, path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path, path: Path
 ) -> None:
     task, files, trips = load_fixture(path)
-    result = _grade(task, files, servers["postgres"], runtime_python, tmp_path)
+    result = _grade(task, files, servers["postgres"], local_runtime, tmp_path)
     missed = trips - _failed(result)
     assert not missed, (missed, [(f.check, f.message) for f in result.findings])
     failed = next(f for f in result.findings if f.check == sorted(trips)[0])
@@ -374,14 +375,14 @@ def test_fixture_app_trips_its_checks(
 
 
 def test_an_app_with_broken_login_scores_lower_than_with_login_working(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     task, broken, _ = load_fixture(VARIANTS / "jwt-auth-login-refused.yaml")
     working = task.mutant_files(task.mutant("signature-not-verified"))
     scores = {}
     for name, files in (("working", working), ("broken", broken)):
         (tmp_path / name).mkdir()
-        result = _grade(task, files, servers["postgres"], runtime_python, tmp_path / name)
+        result = _grade(task, files, servers["postgres"], local_runtime, tmp_path / name)
         scores[name] = result.scores["security"]
         if name == "broken":
             unverified = {
@@ -397,17 +398,17 @@ def test_an_app_with_broken_login_scores_lower_than_with_login_working(
 
 
 def test_a_307_to_a_trailing_slash_route_is_followed_not_flagged(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     task, files, _ = load_fixture(VARIANTS / "blog-trailing-slash-routes.yaml")
-    result = _grade(task, files, servers["postgres"], runtime_python, tmp_path)
+    result = _grade(task, files, servers["postgres"], local_runtime, tmp_path)
     security = [(f.check, f.message, f.evidence[:300]) for f in result.findings]
     assert result.scores["security"] == 1.0, security
     assert _security_grade(tmp_path).details["redirected"] > 0, "the fixture app did not redirect"
 
 
 def test_same_sample_graded_five_times_gives_identical_results_with_new_identities(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path
 ) -> None:
     task = TASKS["jwt-auth"]
     files = task.mutant_files(task.mutant("signature-not-verified"))
@@ -415,7 +416,7 @@ def test_same_sample_graded_five_times_gives_identical_results_with_new_identiti
     for attempt in range(5):
         folder = tmp_path / str(attempt)
         folder.mkdir()
-        result = _grade(task, files, servers["postgres"], runtime_python, folder)
+        result = _grade(task, files, servers["postgres"], local_runtime, folder)
         outcomes.append((result.scores["security"], sorted(_failed(result))))
         identities.append(json.dumps(_security_grade(folder).details["identity"]))
     assert all(outcome == outcomes[0] for outcome in outcomes), outcomes

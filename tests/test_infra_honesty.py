@@ -15,6 +15,7 @@ from harness.core.errors import InfrastructureError
 from harness.core.tasks import load_task
 from harness.grading.pipeline import DEFAULT_GRADERS, CandidateRun, _grader_failed
 from harness.sandbox.databases import SERVER_CLASSES, DatabaseServer
+from harness.sandbox.runtime import Runtime
 from tests.support.grading import grade_files
 
 KINDS = ("postgres", "mysql")
@@ -44,14 +45,14 @@ def _changes_its_password(server: DatabaseServer) -> dict[str, str]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_app_that_changes_its_database_password_is_graded_not_infra(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path, kind: str
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path, kind: str
 ) -> None:
     task = load_task("user-crud")
     result = grade_files(
         task,
         _changes_its_password(servers[kind]),
         servers[kind],
-        runtime_python,
+        local_runtime,
         tmp_path,
         DEFAULT_GRADERS,
     )
@@ -66,13 +67,13 @@ def test_an_app_that_changes_its_database_password_is_graded_not_infra(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_grader_that_raises_scores_zero_when_the_harness_is_sound(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path, kind: str
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path, kind: str
 ) -> None:
     server = servers[kind]
     task = load_task("user-crud")
     database = server.create_sample_database("honesty")
     try:
-        run = CandidateRun(task, {}, tmp_path, 0, server, tmp_path, runtime_python)
+        run = CandidateRun(task, {}, tmp_path, 0, server, tmp_path, local_runtime)
         grade = _grader_failed(run, database, "schema", ValueError("the app stored nonsense"))
     finally:
         server.drop_sample_database(database)
@@ -83,7 +84,7 @@ def test_a_grader_that_raises_scores_zero_when_the_harness_is_sound(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_grader_that_raises_is_infra_only_when_the_admin_connection_is_broken(
-    servers: dict[str, DatabaseServer], runtime_python: Path, tmp_path: Path, kind: str
+    servers: dict[str, DatabaseServer], local_runtime: Runtime, tmp_path: Path, kind: str
 ) -> None:
     server = servers[kind]
     database = server.create_sample_database("honesty")
@@ -92,7 +93,7 @@ def test_a_grader_that_raises_is_infra_only_when_the_admin_connection_is_broken(
     wrong = make_url(server.admin_url).set(password="not-the-admin-password")
     broken = SERVER_CLASSES[kind](wrong)
     try:
-        run = CandidateRun(load_task("user-crud"), {}, tmp_path, 0, broken, tmp_path, None)
+        run = CandidateRun(load_task("user-crud"), {}, tmp_path, 0, broken, tmp_path, local_runtime)
         with pytest.raises(InfrastructureError):
             _grader_failed(run, database, "schema", ValueError("boom"))
     finally:

@@ -41,7 +41,7 @@ from harness.sandbox import namespace
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.local_app import LocalApp
 from harness.sandbox.namespace import sandbox_unavailable_reason
-from harness.sandbox.runtime import LocalRuntime
+from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.server_settings import ADMIN_USER
 from harness.sandbox.uids import UID_RANGE
 from tests.support.grading import grade_files
@@ -54,9 +54,9 @@ SANDBOX_ROOT = frozenset("app bin dev etc lib lib32 lib64 libx32 proc run sbin t
 # What hostile answers go after: they must be byte for byte the same afterwards.
 PROTECTED = (
     PROJECT / "tasks" / "user-crud" / "hidden" / "test_users.py",
-    PROJECT / "graders" / "functional.py",
-    PROJECT / "graders" / "base.py",
-    PROJECT / "harness" / "grading.py",
+    PROJECT / "harness" / "graders" / "functional.py",
+    PROJECT / "harness" / "graders" / "base.py",
+    PROJECT / "harness" / "grading" / "pipeline.py",
 )
 
 PROBE_APP = r"""
@@ -313,19 +313,17 @@ def _grade(
     task: Task,
     files: dict[str, str],
     server: DatabaseServer,
-    python: Path,
+    runtime: Runtime,
     folder: Path,
-    runtime: LocalRuntime | None = None,
 ) -> tuple[SampleResult, str]:
     folder.mkdir(parents=True, exist_ok=True)
     result = grade_files(
         task,
         files,
         server,
-        python,
+        runtime,
         folder,
         PROOF_GRADERS,
-        runtime=runtime,
         startup_timeout_s=HOSTILE_TIMEOUT_S,
     )
     log = (folder / "app.log").read_text(errors="replace")
@@ -386,10 +384,10 @@ def untouched(servers: dict[str, DatabaseServer]) -> Iterator[None]:
 
 
 def test_hostile_import_of_the_reference_is_not_credited(
-    servers, runtime_python: Path, user_crud: Task, tmp_path: Path, untouched: None
+    servers, local_runtime: Runtime, user_crud: Task, tmp_path: Path, untouched: None
 ) -> None:
     result, log = _grade(
-        user_crud, _files("imports-reference"), servers["postgres"], runtime_python, tmp_path
+        user_crud, _files("imports-reference"), servers["postgres"], local_runtime, tmp_path
     )
     assert "HOSTILE reference not found" in log, log[-3000:]
     assert result.boot.ok
@@ -397,12 +395,17 @@ def test_hostile_import_of_the_reference_is_not_credited(
 
 
 def test_hostile_overwrite_of_tests_graders_and_venv_changes_nothing(
-    servers, runtime_python: Path, user_crud: Task, tmp_path: Path, untouched: None
+    servers,
+    runtime_python: Path,
+    local_runtime: Runtime,
+    user_crud: Task,
+    tmp_path: Path,
+    untouched: None,
 ) -> None:
     venv = runtime_python.absolute().parent.parent
     sitecustomize = venv / "lib" / "python3.11" / "site-packages" / "sitecustomize.py"
     result, log = _grade(
-        user_crud, _files("overwrites-harness"), servers["postgres"], runtime_python, tmp_path
+        user_crud, _files("overwrites-harness"), servers["postgres"], local_runtime, tmp_path
     )
     assert _reported(log, "overwrote") == []
     assert _reported(log, "targets found") == 2  # only the venv and the grade cache
@@ -415,10 +418,10 @@ def test_hostile_overwrite_of_tests_graders_and_venv_changes_nothing(
 
 
 def test_hostile_environ_scan_finds_no_harness_secrets(
-    servers, runtime_python: Path, user_crud: Task, tmp_path: Path, untouched: None
+    servers, local_runtime: Runtime, user_crud: Task, tmp_path: Path, untouched: None
 ) -> None:
     result, log = _grade(
-        user_crud, _files("reads-harness-environ"), servers["postgres"], runtime_python, tmp_path
+        user_crud, _files("reads-harness-environ"), servers["postgres"], local_runtime, tmp_path
     )
     assert _reported(log, "found") == []
     scanned = log.split("HOSTILE scanned: ")[1].split()[0]
@@ -429,10 +432,10 @@ def test_hostile_environ_scan_finds_no_harness_secrets(
 
 @pytest.mark.parametrize("kind", ["postgres", "mysql"])
 def test_hostile_superuser_logins_all_fail(
-    servers, runtime_python: Path, user_crud: Task, tmp_path: Path, kind: str, untouched: None
+    servers, local_runtime: Runtime, user_crud: Task, tmp_path: Path, kind: str, untouched: None
 ) -> None:
     result, log = _grade(
-        user_crud, _files("database-superuser"), servers[kind], runtime_python, tmp_path
+        user_crud, _files("database-superuser"), servers[kind], local_runtime, tmp_path
     )
     assert _reported(log, "logins") == []
     assert _reported(log, "sockets") == []
@@ -441,10 +444,10 @@ def test_hostile_superuser_logins_all_fail(
 
 
 def test_hostile_kill_everything_kills_only_itself(
-    servers, runtime_python: Path, user_crud: Task, tmp_path: Path, untouched: None
+    servers, local_runtime: Runtime, user_crud: Task, tmp_path: Path, untouched: None
 ) -> None:
     server = servers["postgres"]
-    result, log = _grade(user_crud, _files("kills-everything"), server, runtime_python, tmp_path)
+    result, log = _grade(user_crud, _files("kills-everything"), server, local_runtime, tmp_path)
     seen = _reported(log, "saw")
     assert len(seen) <= 3, seen  # bwrap's init and the relay: nothing of the host
     assert not [name for name in seen if re.search(r"postgres|mariadb|mysql|pytest", name)]
@@ -456,7 +459,7 @@ def test_hostile_kill_everything_kills_only_itself(
         user_crud,
         user_crud.reference_files(),
         server,
-        runtime_python,
+        local_runtime,
         tmp_path / "after",
         PROOF_GRADERS,
         must_boot=True,
@@ -465,11 +468,11 @@ def test_hostile_kill_everything_kills_only_itself(
 
 
 def test_answer_with_its_own_tmp_folder_boots(
-    servers, runtime_python: Path, user_crud: Task, tmp_path: Path, untouched: None
+    servers, local_runtime: Runtime, user_crud: Task, tmp_path: Path, untouched: None
 ) -> None:
     files = _files("tmp-folder")
     assert "tmp/x.py" in files
-    result, log = _grade(user_crud, files, servers["postgres"], runtime_python, tmp_path)
+    result, log = _grade(user_crud, files, servers["postgres"], local_runtime, tmp_path)
     assert result.infra_error is None, result.infra_error
     assert result.boot.ok, log[-2000:]
     assert not [f for f in result.findings if f.check == "app-starts"], result.findings
@@ -477,7 +480,7 @@ def test_answer_with_its_own_tmp_folder_boots(
 
 
 def test_parallel_candidates_cannot_see_each_other(
-    servers, runtime_python: Path, user_crud: Task, tmp_path: Path, untouched: None
+    servers, local_runtime: Runtime, user_crud: Task, tmp_path: Path, untouched: None
 ) -> None:
     server = servers["postgres"]
     snoop = _files("snoops-on-neighbours")
@@ -489,7 +492,7 @@ def test_parallel_candidates_cannot_see_each_other(
 
     def grade(job: tuple[str, dict[str, str]]) -> tuple[SampleResult, str]:
         name, files = job
-        return _grade(user_crud, files, server, runtime_python, tmp_path / name)
+        return _grade(user_crud, files, server, local_runtime, tmp_path / name)
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as workers:
         (snoop_a, log_a), (snoop_b, log_b), (reference, _) = list(workers.map(grade, jobs))
@@ -518,9 +521,8 @@ def test_reference_control_the_cheat_works_without_the_sandbox(
         user_crud,
         _files("imports-reference"),
         servers["postgres"],
-        runtime_python,
-        tmp_path,
         runtime,
+        tmp_path,
     )
     assert result.sandboxed is False and result.infra_error is None
     reference = PROJECT / "tasks" / "user-crud" / "reference" / "main.py"
@@ -584,9 +586,7 @@ def test_unsandboxed_fallback_is_loud_once_and_flagged(
     assert "HARNESS_LOCAL_SANDBOX" in warned
     assert runtime.sandboxed is False and second.sandboxed is False
     assert runtime.describe()["sandbox"].startswith("none: ")
-    result, _ = _grade(
-        user_crud, _files("tmp-folder"), servers["postgres"], runtime_python, tmp_path, runtime
-    )
+    result, _ = _grade(user_crud, _files("tmp-folder"), servers["postgres"], runtime, tmp_path)
     assert result.infra_error is None and result.boot.ok
     assert result.sandboxed is False
     stored = json.loads((tmp_path / "result.json").read_text())

@@ -6,7 +6,6 @@ robustness), and gets 0 on fuzz, security and schema. Graded in parallel: 32 gra
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ from harness.grading.null_agents import NULL_AGENTS, null_agent_files
 from harness.grading.pipeline import DEFAULT_GRADERS, grade_files
 from harness.grading.selftest import null_agent_problems
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 
 KINDS = ("postgres", "mysql")
 CASES = [(task, name, kind) for task in list_task_ids() for name in NULL_AGENTS for kind in KINDS]
@@ -24,7 +24,7 @@ CASES = [(task, name, kind) for task in list_task_ids() for name in NULL_AGENTS 
 @pytest.fixture(scope="module")
 def null_grades(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[tuple[str, str, str], SampleResult]:
     # Folders are made before the threads start: pytest's first mktemp is not thread-safe.
@@ -37,7 +37,7 @@ def null_grades(
             load_task(task_id),
             null_agent_files(name),
             servers[kind],
-            runtime_python,
+            local_runtime,
             folder,
             DEFAULT_GRADERS,
         )

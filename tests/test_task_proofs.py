@@ -16,6 +16,7 @@ from harness.graders.functional import hidden_test_names
 from harness.grading.pipeline import PROOF_GRADERS
 from harness.grading.selftest import failed_hidden_tests
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 from tests.support.grading import grade_files
 
 TASKS = {task_id: load_task(task_id) for task_id in list_task_ids()}
@@ -62,13 +63,13 @@ def test_user_crud_hidden_tests_cover_the_contract() -> None:
 @pytest.mark.parametrize("task_id", TASKS)
 def test_reference_scores_full_marks(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     task_id: str,
     kind: str,
 ) -> None:
     task = TASKS[task_id]
-    result = _grade(task, task.reference_files(), servers[kind], runtime_python, tmp_path)
+    result = _grade(task, task.reference_files(), servers[kind], local_runtime, tmp_path)
     assert result.infra_error is None
     failures = [(f.check, f.evidence[:300]) for f in result.findings]
     assert result.scores["boot"] == 1.0, failures
@@ -81,7 +82,7 @@ def test_reference_scores_full_marks(
 @pytest.mark.parametrize(("task_id", "mutant"), MUTANTS)
 def test_mutant_is_caught_by_the_tests_it_names(
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     tmp_path: Path,
     task_id: str,
     mutant: str,
@@ -94,7 +95,7 @@ def test_mutant_is_caught_by_the_tests_it_names(
         task,
         task.mutant_files(spec),
         servers[kind],
-        runtime_python,
+        local_runtime,
         tmp_path,
         only_hidden_tests=tuple(spec.must_fail),
     )

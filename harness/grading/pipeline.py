@@ -23,7 +23,7 @@ from harness.graders.registry import default_grader_order, grader_version, regis
 from harness.grading.scoring import correct_and_secure, overall_score
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
 from harness.sandbox.readiness import BootOutcome
-from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
+from harness.sandbox.runtime import CandidateApp, Runtime
 
 # Every registered grader, in its declared order (harness/graders/registry.py). The
 # hidden tests run first, on the app as it started: their outcome must not depend on
@@ -48,20 +48,11 @@ class CandidateRun:
     sample: int
     server: DatabaseServer
     artifacts_dir: Path
-    python: Path | None = None
+    runtime: Runtime  # where the app boots: a backend's runtime
     graders: tuple[str, ...] = DEFAULT_GRADERS
     startup_timeout_s: float = STARTUP_TIMEOUT_S
-    runtime: Runtime | None = None
     response_text: str | None = None
     only_hidden_tests: tuple[str, ...] | None = None  # None: every hidden test
-
-    def app_runtime(self) -> Runtime:
-        """The runtime to boot in; a bare `python` means the local runtime."""
-        if self.runtime is not None:
-            return self.runtime
-        if self.python is None:
-            raise ValueError("CandidateRun needs a runtime or a python")
-        return LocalRuntime(self.python)
 
 
 def grade_candidate(run: CandidateRun, attempts: int = 2) -> SampleResult:
@@ -79,17 +70,16 @@ def grade_files(
     task: Task,
     files: dict[str, str],
     server: DatabaseServer,
-    python: Path | None,
+    runtime: Runtime,
     folder: Path,
     graders: tuple[str, ...] = PROOF_GRADERS,
     *,
-    runtime: Runtime | None = None,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
     only_hidden_tests: tuple[str, ...] | None = None,
     response_text: str | None = None,
 ) -> SampleResult:
     """Grade a set of files outside a run (selftest, benchmarks, tests): sample 0, files
-    and artifacts in `folder`, the local runtime of `python` unless `runtime` is given."""
+    and artifacts in `folder`, booted in `runtime` (a backend's)."""
     return grade_candidate(
         CandidateRun(
             task=task,
@@ -98,9 +88,8 @@ def grade_files(
             sample=0,
             server=server,
             artifacts_dir=folder,
-            python=python,
-            graders=graders,
             runtime=runtime,
+            graders=graders,
             startup_timeout_s=startup_timeout_s,
             only_hidden_tests=only_hidden_tests,
             response_text=response_text,
@@ -137,7 +126,7 @@ class LiveSample:
         """Create the database (InfrastructureError if the server fails) and boot."""
         run = self.run
         self.database = run.server.create_sample_database(f"{run.task.id}_{run.sample}")
-        self.app = run.app_runtime().make_app(
+        self.app = run.runtime.make_app(
             run.files, self.database, run.artifacts_dir / self.log_name, self.jwt_secret
         )
         return _boot(self.app, run)

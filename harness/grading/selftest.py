@@ -14,8 +14,9 @@ from harness.core.records import SampleResult
 from harness.core.tasks import Task, load_tasks
 from harness.grading.null_agents import MAX_OVERALL, NULL_AGENTS, null_agent_files
 from harness.grading.pipeline import DEFAULT_GRADERS, PROOF_GRADERS, grade_files
+from harness.sandbox.backend import Backend, open_backend
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.runtime import Runtime
 from harness.sandbox.servers import database_servers
 
 REFERENCE = "reference"
@@ -39,13 +40,13 @@ def _grade(
     task: Task,
     files: dict[str, str],
     server: DatabaseServer,
-    python: Path,
+    runtime: Runtime,
     only_hidden_tests: tuple[str, ...] | None = None,
     graders: tuple[str, ...] = PROOF_GRADERS,
 ) -> SampleResult:
     with tempfile.TemporaryDirectory(prefix="harness-selftest-") as folder:
         return grade_files(
-            task, files, server, python, Path(folder), graders, only_hidden_tests=only_hidden_tests
+            task, files, server, runtime, Path(folder), graders, only_hidden_tests=only_hidden_tests
         )
 
 
@@ -111,11 +112,14 @@ def _judge_mutant(task: Task, name: str, result: SampleResult) -> SelftestCell:
 
 
 def run_selftest(
-    tasks: Sequence[Task], databases: Sequence[str], mutant_filter: str | None = None
+    tasks: Sequence[Task],
+    databases: Sequence[str],
+    mutant_filter: str | None,
+    backend: Backend,
 ) -> list[SelftestCell]:
-    python = ensure_runtime_venv()
+    runtime = backend.runtime
     cells: list[SelftestCell] = []
-    with database_servers(databases) as servers:
+    with database_servers(databases, backend) as servers:
         for task in tasks:
             variants = [REFERENCE] + [
                 m.name for m in task.mutants if not mutant_filter or mutant_filter in m.name
@@ -126,19 +130,23 @@ def run_selftest(
                 for server in servers.values():
                     if variant == REFERENCE:
                         cell = _judge_reference(
-                            task, _grade(task, task.reference_files(), server, python)
+                            task, _grade(task, task.reference_files(), server, runtime)
                         )
                     elif variant.startswith(NULL_PREFIX):
                         name = variant.removeprefix(NULL_PREFIX)
                         result = _grade(
-                            task, null_agent_files(name), server, python, graders=DEFAULT_GRADERS
+                            task, null_agent_files(name), server, runtime, graders=DEFAULT_GRADERS
                         )
                         cell = _judge_null_agent(task, name, result)
                     else:
                         # A mutant is proven by the tests it names: run just those.
                         mutant = task.mutant(variant)
                         result = _grade(
-                            task, task.mutant_files(mutant), server, python, tuple(mutant.must_fail)
+                            task,
+                            task.mutant_files(mutant),
+                            server,
+                            runtime,
+                            tuple(mutant.must_fail),
                         )
                         cell = _judge_mutant(task, variant, result)
                     cells.append(cell)
@@ -169,8 +177,14 @@ def print_matrix(cells: Sequence[SelftestCell], databases: Sequence[str]) -> Non
 
 
 def selftest_main(
-    task_selection: str | None, databases: Sequence[str], mutant_filter: str | None
+    task_selection: str | None,
+    databases: Sequence[str],
+    mutant_filter: str | None,
+    runtime: str = "local",
 ) -> int:
-    cells = run_selftest(load_tasks(task_selection), databases, mutant_filter)
+    """The selftest matrix in the backend `runtime` (a name, or `auto`)."""
+    tasks = load_tasks(task_selection)
+    with open_backend(runtime) as backend:
+        cells = run_selftest(tasks, databases, mutant_filter, backend)
     print_matrix(cells, databases)
     return 0 if all(cell.ok for cell in cells) else 1

@@ -32,6 +32,7 @@ from harness.core.failpoints import failpoint
 from harness.core.prompts import AgentDefinition, allowed_packages, build_user_message, load_agent
 from harness.core.records import BootRecord, ExtractionRecord, SampleResult
 from harness.core.settings import (
+    DATABASE_KINDS,
     DEFAULT_DATABASES,
     DEFAULT_MODEL,
     DEFAULT_PROMPT,
@@ -65,12 +66,11 @@ from harness.providers.pricing import (
 )
 from harness.run.grade_cache import GradeCache, grade_key
 from harness.run.progress import RunProgress
+from harness.sandbox.backend import open_backend, resolve_backend
 from harness.sandbox.databases import DatabaseServer, server_alive
-from harness.sandbox.runtime import LocalRuntime, Runtime
-from harness.sandbox.runtime_venv import ensure_runtime_venv
-from harness.sandbox.servers import LOCAL_SERVERS, SERVER_URL_ENV, ServerPool, ServerSource
+from harness.sandbox.runtime import Runtime
+from harness.sandbox.servers import ServerPool, ServerSource
 
-RUNTIMES = ("auto", "local", "docker")
 INFRA_ATTEMPTS = 3
 
 
@@ -95,49 +95,6 @@ class EvalConfig:
 def default_jobs() -> int:
     """Workers: one per core (boot and the hidden tests each keep a core busy)."""
     return max(1, os.cpu_count() or 1)
-
-
-def resolve_runtime(requested: str) -> str:
-    """`local` or `docker` as asked. `auto` takes docker when it can run here (an engine
-    answers, the host firewall rule is in place, the images exist or can be built) and
-    no database server is given by URL; otherwise local, saying why."""
-    if requested not in RUNTIMES:
-        raise HarnessError(f"unknown runtime {requested!r} (known: {', '.join(RUNTIMES)})")
-    by_url = [name for name in SERVER_URL_ENV.values() if os.environ.get(name)]
-    if requested == "docker" and by_url:
-        print(
-            f"harness: the docker runtime starts its own database containers; "
-            f"{', '.join(by_url)} ignored",
-            file=sys.stderr,
-        )
-    if requested != "auto":
-        return requested
-    if by_url:
-        reason: str | None = f"database servers given by URL ({', '.join(by_url)})"
-    else:
-        from harness.sandbox.docker_backend import docker_unavailable_reason
-
-        reason = docker_unavailable_reason()
-    if reason is None:
-        return "docker"
-    from harness.sandbox.namespace import sandbox_unavailable_reason, warn_unsandboxed_once
-
-    unsandboxed = sandbox_unavailable_reason()
-    if unsandboxed is None:
-        print(
-            f"harness: runtime auto: local, sandboxed with bubblewrap (not docker: {reason})",
-            file=sys.stderr,
-            flush=True,
-        )
-    else:
-        print(
-            f"harness: runtime auto: local WITHOUT a sandbox (not docker: {reason}; "
-            f"no bubblewrap sandbox: {unsandboxed})",
-            file=sys.stderr,
-            flush=True,
-        )
-        warn_unsandboxed_once(unsandboxed)
-    return "local"
 
 
 def make_run_id(model: str, prompt: str) -> str:
@@ -231,7 +188,7 @@ def grade_response(
     response: ModelResponse,
     sample: int,
     servers: dict[str, DatabaseServer],
-    python: Path,
+    runtime: Runtime,
     store: RunStore,
 ) -> list[SampleResult]:
     """Extract, store and grade one response on every database server given."""
@@ -246,7 +203,7 @@ def grade_response(
                 sample=sample,
                 server=server,
                 artifacts_dir=store.database_dir(task.id, sample, kind),
-                python=python,
+                runtime=runtime,
                 response_text=graded_text(response),
             )
         )
@@ -287,7 +244,7 @@ class EvalRun:
         if config.samples < 1:
             raise HarnessError(f"SAMPLES must be at least 1 (got {config.samples})")
         self.jobs = config.jobs or default_jobs()
-        self.runtime_name = resolve_runtime(config.runtime)
+        self.runtime_name = resolve_backend(config.runtime)
         self.runtime_info: dict[str, str] = {}
         # The agent first: MODEL=agent (or `anthropic:`) takes the model its front matter names.
         self.agent: AgentDefinition = load_agent(config.prompt)
@@ -465,15 +422,9 @@ class EvalRun:
             close()
 
     def _open_runtime(self, stack: ExitStack) -> tuple[Runtime, ServerSource]:
-        """The runtime candidates boot in, and where the run's database servers come from.
-
-        Docker: the engine session (labels, sweep of dead runs, host firewall), the images
-        (built when missing), server containers; all removed when `stack` closes."""
-        if self.runtime_name != "docker":
-            return LocalRuntime(ensure_runtime_venv()), LOCAL_SERVERS
-        from harness.sandbox.docker_backend import DockerBackend
-
-        backend = stack.enter_context(DockerBackend(self.run_id))
+        """The runtime candidates boot in, and where the run's database servers come from:
+        the backend, closed (for docker: all it made removed) when `stack` closes."""
+        backend = stack.enter_context(open_backend(self.runtime_name, self.run_id))
         self.runtime_info = backend.describe()
         return backend.runtime, backend
 
@@ -720,8 +671,8 @@ def parse_databases(value: str | Sequence[str]) -> tuple[str, ...]:
     parts = value.split(",") if isinstance(value, str) else list(value)
     kinds = tuple(p.strip() for p in parts if p.strip())
     for kind in kinds:
-        if kind not in DEFAULT_DATABASES:
-            raise HarnessError(f"unknown database {kind!r} (known: {', '.join(DEFAULT_DATABASES)})")
+        if kind not in DATABASE_KINDS:
+            raise HarnessError(f"unknown database {kind!r} (known: {', '.join(DATABASE_KINDS)})")
     if not kinds:
         raise HarnessError("no database selected")
     return kinds

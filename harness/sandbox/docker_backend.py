@@ -3,11 +3,11 @@ candidate runtime and the run's database servers; and the probe `RUNTIME=auto` u
 
 from __future__ import annotations
 
-from types import TracebackType
-
 import docker
 
 from harness.core.errors import InfrastructureError
+from harness.core.settings import DATABASE_KINDS
+from harness.sandbox.backend import Closing
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.docker_app import AppLimits, DockerRuntime
 from harness.sandbox.docker_engine import (
@@ -20,8 +20,10 @@ from harness.sandbox.docker_images import ImageSet, ensure_images
 from harness.sandbox.docker_servers import start_docker_server
 
 
-class DockerBackend:
+class DockerBackend(Closing):
     """Everything a run in the docker runtime needs; closing removes all of it."""
+
+    name = "docker"
 
     def __init__(
         self,
@@ -44,7 +46,7 @@ class DockerBackend:
             self.runtime = DockerRuntime(self.session, self.images.runtime, limits)
             self.image_ids = {
                 kind: str(client.images.get(self.images.database(kind)).id)
-                for kind in ("postgres", "mysql")
+                for kind in DATABASE_KINDS
             }
         except docker.errors.DockerException as exc:
             self.session.close()
@@ -75,17 +77,6 @@ class DockerBackend:
 
     def close(self) -> None:
         self.session.close()
-
-    def __enter__(self) -> DockerBackend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def docker_unavailable_reason(build_images: bool = True) -> str | None:

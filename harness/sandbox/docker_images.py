@@ -41,7 +41,7 @@ from docker.utils import parse_repository_tag
 
 from harness.core import settings
 from harness.core.errors import InfrastructureError
-from harness.core.settings import CACHE_DIR, RUNTIME_REQUIREMENTS
+from harness.core.settings import CACHE_DIR, DATABASE_KINDS, RUNTIME_REQUIREMENTS
 from harness.sandbox.docker_engine import LABEL_PREFIX
 
 RECIPES_DIR = Path(__file__).resolve().parent / "images"
@@ -475,7 +475,7 @@ def build_images(client: docker.DockerClient, offline: bool, log: Log = _stderr_
                 _build(client, RECIPES["runtime"], runtime_base, log, extra)
 
         with ThreadPoolExecutor(max_workers=3) as workers:
-            steps = [workers.submit(server, "postgres"), workers.submit(server, "mysql")]
+            steps = [workers.submit(server, kind) for kind in DATABASE_KINDS]
             steps.append(workers.submit(runtime))
             for step in steps:
                 step.result()

@@ -27,6 +27,7 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from harness.core.errors import InfrastructureError
+from harness.core.settings import DATABASE_KINDS
 from harness.sandbox.databases import DatabaseServer, MySQLServer, PostgresServer
 from harness.sandbox.docker_engine import (
     DatabaseEndpoint,
@@ -116,7 +117,7 @@ def _container_for(kind: str, image: str, password: str) -> tuple[DockerContaine
         )
         mysql.with_command(list(MYSQL_FLAGS))
         return mysql, "/var/lib/mysql", 3306
-    raise InfrastructureError(f"unknown database {kind!r} (known: postgres, mysql)")
+    raise InfrastructureError(f"unknown database {kind!r} (known: {', '.join(DATABASE_KINDS)})")
 
 
 def start_docker_server(kind: str, session: DockerSession, image: str) -> DockerServer:

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from harness.core import settings
 from harness.core.errors import HarnessError, InfrastructureError
+from harness.core.settings import DATABASE_KINDS
 from harness.sandbox.databases import DatabaseServer, connect_server, server_alive
 from harness.sandbox.local_servers import (
     LocalMySQLServer,
@@ -46,8 +47,8 @@ class ServerSource(Protocol):
 
 def _check_kinds(kinds: Sequence[str]) -> None:
     for kind in kinds:
-        if kind not in SERVER_URL_ENV:
-            raise HarnessError(f"unknown database {kind!r} (known: postgres, mysql)")
+        if kind not in DATABASE_KINDS:
+            raise HarnessError(f"unknown database {kind!r} (known: {', '.join(DATABASE_KINDS)})")
 
 
 def _server_url(kind: str) -> str | None:

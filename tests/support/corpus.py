@@ -31,6 +31,7 @@ from harness.core.records import SampleResult
 from harness.core.tasks import Task, load_task
 from harness.grading.pipeline import DEFAULT_GRADERS, grade_files
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = ("postgres", "mysql")
@@ -114,13 +115,13 @@ def failure_keys(result: SampleResult) -> dict[str, str]:
 
 
 def grade_answer(
-    task: Task, answer: CorpusAnswer, server: DatabaseServer, python: Path, folder: Path
+    task: Task, answer: CorpusAnswer, server: DatabaseServer, runtime: Runtime, folder: Path
 ) -> SampleResult:
     return grade_files(
         task,
         answer.files(),
         server,
-        python,
+        runtime,
         folder,
         DEFAULT_GRADERS,
         response_text=answer.answer.read_text(encoding="utf-8"),
@@ -130,7 +131,7 @@ def grade_answer(
 def grade_corpus(
     answers: Iterable[CorpusAnswer],
     servers: dict[str, DatabaseServer],
-    python: Path,
+    runtime: Runtime,
     root: Path,
     workers: int = 2,
 ) -> dict[tuple[str, str], SampleResult]:
@@ -141,7 +142,7 @@ def grade_corpus(
         answer, kind = case
         folder = root / answer.task / answer.name / kind
         folder.mkdir(parents=True, exist_ok=True)
-        return grade_answer(load_task(answer.task), answer, servers[kind], python, folder)
+        return grade_answer(load_task(answer.task), answer, servers[kind], runtime, folder)
 
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(grade, cases))
@@ -183,16 +184,17 @@ def mismatches(answer: CorpusAnswer, kind: str, result: SampleResult) -> list[st
 
 
 def main(argv: Sequence[str]) -> int:
+    from harness.sandbox.runtime import LocalRuntime
     from harness.sandbox.runtime_venv import ensure_runtime_venv
     from harness.sandbox.servers import database_servers
 
     check = "--check" in argv
     tasks = [arg for arg in argv if arg != "--check"]
     answers = corpus_answers(tasks)
-    python = ensure_runtime_venv()
+    runtime = LocalRuntime(ensure_runtime_venv())
     keep = os.environ.get("CORPUS_ARTIFACTS")  # a folder to keep every grade's artifacts in
     with database_servers(KINDS) as servers, tempfile.TemporaryDirectory() as scratch:
-        results = grade_corpus(answers, servers, python, Path(keep or scratch))
+        results = grade_corpus(answers, servers, runtime, Path(keep or scratch))
     for line in _observed(results):
         print(line, flush=True)
     if not check:

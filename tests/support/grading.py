@@ -10,13 +10,14 @@ from harness.core.tasks import Task
 from harness.grading import pipeline as grading
 from harness.grading.pipeline import PROOF_GRADERS
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 
 
 def grade_files(
     task: Task,
     files: dict[str, str],
     server: DatabaseServer,
-    python: Path | None,
+    runtime: Runtime,
     folder: Path,
     graders: tuple[str, ...] = PROOF_GRADERS,
     *,
@@ -25,7 +26,7 @@ def grade_files(
 ) -> SampleResult:
     """`harness.grading.pipeline.grade_files`; `must_boot`: fail the test when the infrastructure
     failed or the app did not boot."""
-    result = grading.grade_files(task, files, server, python, folder, graders, **options)
+    result = grading.grade_files(task, files, server, runtime, folder, graders, **options)
     if must_boot:
         assert result.infra_error is None, result.infra_error
         assert result.scores["boot"] == 1.0, result.findings
