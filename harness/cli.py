@@ -20,15 +20,10 @@ from harness.nightly.cli import command_baseline, command_nightly
 from harness.providers import GenerationParams, ModelResponse
 from harness.providers.cache import ResponseCache
 from harness.report import compare_command, comparison_text, render_leaderboard
-from harness.run.engine import (
-    EvalConfig,
-    config_from_run,
-    grade_response,
-    parse_databases,
-    regrade_run,
-    replace_config,
-    run_eval,
-)
+from harness.run.config import EvalConfig, config_from_run, parse_databases, replace_config
+from harness.run.engine import run_eval
+from harness.run.regrade import regrade_run
+from harness.run.worker import grade_response
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
 

@@ -30,7 +30,7 @@ from harness.core.store import (
 from harness.nightly.config import NAME_PATTERN
 from harness.report.compare import Side
 from harness.report.frame import load_runs
-from harness.run.engine import git_commit
+from harness.run.run_info import git_commit
 
 BASELINE_SCHEMA = 1
 # What a snapshot keeps of each sample: enough to re-grade it, not its grading artifacts.

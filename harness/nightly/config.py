@@ -25,7 +25,7 @@ from harness.core.settings import DEFAULT_DATABASES, DEFAULT_PROMPT, GRADER_WEIG
 from harness.core.settings import RESULTS_DIR as DEFAULT_RESULTS_DIR
 from harness.core.tasks import list_task_ids
 from harness.providers import GenerationParams
-from harness.run.engine import EvalConfig
+from harness.run.config import EvalConfig
 
 CONFIG_FILE = "nightly.yaml"
 PASS_METRIC = "pass"

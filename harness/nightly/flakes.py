@@ -19,7 +19,7 @@ from harness.nightly.baseline import SAMPLE_FILES, SAMPLE_FOLDERS, BaselineRecor
 from harness.nightly.config import PASS_METRIC
 from harness.report.compare import Comparison, Flip, Side, compare
 from harness.report.frame import load_runs
-from harness.run.engine import regrade_run
+from harness.run.regrade import regrade_run
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ from harness.report.frame import ResultSet, load_runs
 from harness.report.leaderboard import render_leaderboard
 from harness.report.stats import DEFAULT_LEVEL
 from harness.report.trend import MetricPoint
-from harness.run.engine import EvalRun, git_commit
+from harness.run.engine import EvalRun
+from harness.run.run_info import git_commit
 
 TREND_KINDS = ("overall", "pass", "secure", "grader")
 
