@@ -26,6 +26,7 @@ from harness.core.records import SampleResult
 from harness.core.store import RUN_FILE, RunStore
 from harness.core.tasks import Task, load_tasks
 from harness.grading.integrity import SourceIntegrity
+from harness.grading.pipeline import infra_row
 from harness.providers import Provider, registered_providers, resolve_provider
 from harness.providers.aliases import expand_model_spec
 from harness.providers.cache import ResponseCache, with_cache
@@ -38,7 +39,7 @@ from harness.run.grade_cache import GradeCache
 from harness.run.jobs import GradingJob, make_jobs
 from harness.run.progress import RunProgress
 from harness.run.run_info import check_resumable, run_info
-from harness.run.worker import GradingWorker, _infra_row
+from harness.run.worker import GradingWorker
 from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import LOCAL_SERVERS, SERVER_URL_ENV, ServerPool, ServerSource
@@ -263,7 +264,7 @@ class EvalRun:
             progress.log(f"{task.id} #{sample}: generation failed: {exc}")
             for kind in kinds:
                 self._record(
-                    _infra_row(
+                    infra_row(
                         task, sample, kind, f"generation failed: {exc.__class__.__name__}: {exc}"
                     ),
                     progress,

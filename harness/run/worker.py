@@ -8,19 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import HarnessError
-from harness.core.records import BootRecord, SampleResult
+from harness.core.records import SampleResult
 from harness.core.store import RunStore
 from harness.core.tasks import Task
-from harness.grading.pipeline import CandidateRun, grade_candidate
+from harness.grading.pipeline import INFRA_ATTEMPTS, CandidateRun, grade_candidate
 from harness.providers import ModelResponse
 from harness.run.generation import graded_text, store_extraction
 from harness.run.grade_cache import GradeCache, grade_key
 from harness.run.jobs import GradingJob, current_graders
-from harness.sandbox.databases import DatabaseServer, server_alive
+from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime import Runtime
 from harness.sandbox.servers import ServerPool
-
-INFRA_ATTEMPTS = 3
 
 
 @dataclass
@@ -68,26 +66,17 @@ class GradingWorker:
         if self.grade_cache is not None and (cached := self.grade_cache.get(key)):
             self.count("cached_grades")
             return replace_sample(cached, sample)
-        result = _infra_row(task, sample, kind, "not graded")
-        for _ in range(INFRA_ATTEMPTS):
-            server = pool.get(kind)
-            run = CandidateRun(
-                task=task,
-                files=files,
-                sample=sample,
-                server=server,
-                files_dir=self.store.sample_dir(task.id, sample) / "files",
-                artifacts_dir=self.store.database_dir(task.id, sample, kind),
-                runtime=runtime,
-                response_text=response_text,
-            )
-            result = grade_candidate(run, attempts=1)
-            if result.infra_error is None and not server_alive(server):
-                # The server died under the app: its failures are not the model's.
-                result = _infra_row(task, sample, kind, f"the {kind} server died during grading")
-            if result.infra_error is None:
-                break
-            pool.recover(kind, server)
+        run = CandidateRun(
+            task=task,
+            files=files,
+            sample=sample,
+            server=pool.get(kind),
+            files_dir=self.store.sample_dir(task.id, sample) / "files",
+            artifacts_dir=self.store.database_dir(task.id, sample, kind),
+            runtime=runtime,
+            response_text=response_text,
+        )
+        result = grade_candidate(run, attempts=INFRA_ATTEMPTS, servers=pool)
         self.count("graded")
         # Checked again before the grade is kept: a candidate that tampered while it was
         # graded must not leave its grade behind (in the cache or the results).
@@ -124,19 +113,6 @@ def grade_response(
         result.extraction = extraction
         results.append(result)
     return results
-
-
-def _infra_row(task: Task, sample: int, kind: str, message: str) -> SampleResult:
-    return SampleResult(
-        task=task.id,
-        sample=sample,
-        database=kind,
-        boot=BootRecord(ok=False, seconds=0.0),
-        scores={},
-        findings=[],
-        infra_error=message,
-        task_version=task.spec.version,
-    )
 
 
 def has_grader_error(result: SampleResult) -> bool:
