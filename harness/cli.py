@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.core.errors import HarnessError, InputFileError
+from harness.core.files import GRADES_DIR
 from harness.core.settings import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
 from harness.core.store import RunStore
 from harness.core.tasks import list_task_ids, load_task
@@ -219,7 +220,7 @@ def command_grade(args: argparse.Namespace) -> int:
     databases = parse_databases(args.db)
     python = ensure_runtime_venv()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    store = RunStore(args.results_dir / "grades" / f"{stamp}-{task.id}")
+    store = RunStore(args.results_dir / GRADES_DIR / f"{stamp}-{task.id}")
     response = ModelResponse(text=text, model=f"file:{args.response.name}")
     with database_servers(databases) as servers:
         results = grade_response(task, response, 0, servers, python, store)

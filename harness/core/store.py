@@ -14,10 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.core.failpoints import failpoint
+from harness.core.files import RESULTS_FILE, RUN_FILE, sample_folder
 from harness.core.records import SampleResult
-
-RESULTS_FILE = "results.jsonl"
-RUN_FILE = "run.json"
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -42,7 +40,7 @@ class RunStore:
         return self.root / RESULTS_FILE
 
     def sample_dir(self, task_id: str, sample: int) -> Path:
-        path = self.root / "samples" / task_id / str(sample)
+        path = sample_folder(self.root, task_id, sample)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

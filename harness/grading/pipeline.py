@@ -13,6 +13,7 @@ from typing import Protocol
 
 from harness.core.errors import HarnessError, InfrastructureError
 from harness.core.failpoints import failpoint
+from harness.core.files import APP_LOG, COVERAGE_FILE, PROBED_APP_LOG, RESULT_FILE, grade_file
 from harness.core.records import BootRecord, SampleResult
 from harness.core.settings import STARTUP_TIMEOUT_S
 from harness.core.store import write_json_atomic
@@ -103,7 +104,7 @@ def grade_candidate(
             break
         if servers is not None:
             servers.recover(kind, run.server)
-    write_json_atomic(run.artifacts_dir / "result.json", result.model_dump(mode="json"))
+    write_json_atomic(run.artifacts_dir / RESULT_FILE, result.model_dump(mode="json"))
     return result
 
 
@@ -218,7 +219,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
     timings: dict[str, float] = {}
     started = time.monotonic()
     jwt_secret = secrets.token_urlsafe(32) if run.task.spec.needs_jwt_secret else None
-    sample = LiveSample(run, jwt_secret, "app.log")
+    sample = LiveSample(run, jwt_secret, APP_LOG)
     try:
         boot = sample.open()
         failpoint("after-boot")
@@ -241,7 +242,7 @@ def _grade_once(run: CandidateRun) -> SampleResult:
                 # find must not depend on what the hidden tests left behind.
                 rebooted = True
                 sample.close()
-                sample = LiveSample(run, jwt_secret, "app-probed.log")
+                sample = LiveSample(run, jwt_secret, PROBED_APP_LOG)
                 fresh = sample.open()
                 timings["reboot"] = round(fresh.seconds, 3)
                 if fresh.infra_error is not None:
@@ -308,7 +309,7 @@ def _coverage_of(run: CandidateRun, sample: LiveSample, boot: BootOutcome) -> Co
     """The app's contract coverage, measured on the sample's current app, and stored."""
     assert sample.app is not None
     coverage = _measure_coverage(run.task, sample.app, boot.ok)
-    write_json_atomic(run.artifacts_dir / "coverage.json", coverage.as_details())
+    write_json_atomic(run.artifacts_dir / COVERAGE_FILE, coverage.as_details())
     return coverage
 
 
@@ -408,7 +409,7 @@ def _run_grader(
             grade = _grader_failed(run, database, name, exc)
     grade.seconds = round(time.monotonic() - began, 3)
     timings[name] = round(timings.get(name, 0.0) + grade.seconds, 3)
-    write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))
+    write_json_atomic(run.artifacts_dir / grade_file(name), grade.model_dump(mode="json"))
     failpoint("mid-grading")
     return grade
 

@@ -19,14 +19,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.core.errors import HarnessError, InputFileError, describe_validation_error
-from harness.core.records import SampleResult
-from harness.core.store import (
+from harness.core.files import (
+    PROMPT_FILE,
+    RESPONSE_FILE,
+    RESPONSE_TEXT_FILE,
     RESULTS_FILE,
     RUN_FILE,
-    RunStore,
-    write_json_atomic,
-    write_text_atomic,
+    WORKSPACE_DIR,
+    sample_folder,
 )
+from harness.core.records import SampleResult
+from harness.core.store import RunStore, write_json_atomic, write_text_atomic
 from harness.nightly.config import NAME_PATTERN
 from harness.report.compare import Side
 from harness.report.frame import load_runs
@@ -34,8 +37,8 @@ from harness.run.run_info import git_commit
 
 BASELINE_SCHEMA = 1
 # What a snapshot keeps of each sample: enough to re-grade it, not its grading artifacts.
-SAMPLE_FILES = ("prompt.json", "response.md", "response.json")
-SAMPLE_FOLDERS = ("workspace",)
+SAMPLE_FILES = (PROMPT_FILE, RESPONSE_TEXT_FILE, RESPONSE_FILE)
+SAMPLE_FOLDERS = (WORKSPACE_DIR,)
 
 
 class BaselineRecord(BaseModel):
@@ -196,10 +199,9 @@ def _copy_run(run_dir: Path, scratch: Path, info: dict[str, Any], rows: list[Sam
     """run.json, the whole rows, and each sample's stored response (not its artifacts)."""
     write_json_atomic(scratch / RUN_FILE, info)
     write_text_atomic(scratch / RESULTS_FILE, "".join(row.model_dump_json() + "\n" for row in rows))
-    samples = run_dir / "samples"
     for task, sample in sorted({(row.task, row.sample) for row in rows}):
-        source = samples / task / str(sample)
-        target = scratch / "samples" / task / str(sample)
+        source = sample_folder(run_dir, task, sample)
+        target = sample_folder(scratch, task, sample)
         for name in SAMPLE_FILES:
             if (source / name).is_file():
                 target.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.store import RUN_FILE, RunStore, write_json_atomic
+from harness.core.files import RUN_FILE, sample_folder
+from harness.core.store import RunStore, write_json_atomic
 from harness.nightly.baseline import SAMPLE_FILES, SAMPLE_FOLDERS, BaselineRecord, BaselineStore
 from harness.nightly.config import PASS_METRIC
 from harness.report.compare import Comparison, Flip, Side, compare
@@ -133,8 +134,8 @@ def _prepare(snapshot: Path, scratch: Path, tasks: list[str], samples: int) -> N
     write_json_atomic(scratch / RUN_FILE, {**info, "config": config, "status": "regrade"})
     for task in tasks:
         for sample in range(samples):
-            source = snapshot / "samples" / task / str(sample)
-            target = scratch / "samples" / task / str(sample)
+            source = sample_folder(snapshot, task, sample)
+            target = sample_folder(scratch, task, sample)
             target.mkdir(parents=True, exist_ok=True)
             for name in SAMPLE_FILES:
                 if (source / name).is_file():

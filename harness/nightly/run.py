@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.core.errors import HarnessError
-from harness.core.store import RESULTS_FILE, RunStore
+from harness.core.files import RESULTS_FILE
+from harness.core.store import RunStore
 from harness.grading.pipeline import DEFAULT_GRADERS, grader_versions
 from harness.nightly.baseline import BaselineRecord, BaselineStore
 from harness.nightly.config import EvalCell, NightlyConfig

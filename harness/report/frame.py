@@ -21,8 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from harness.core.files import RESPONSE_FILE, RESULTS_FILE, RUN_FILE, SAMPLES_DIR
 from harness.core.records import SampleResult
-from harness.core.store import RESULTS_FILE, RUN_FILE, RunStore
+from harness.core.store import RunStore
 
 SECURITY_GRADER = "security"
 COVERAGE = "coverage"
@@ -74,7 +75,7 @@ def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
     folders: dict[str, Path] = {}
     for folder in run_dirs:
         defaults = _run_defaults(folder)
-        samples = os.path.join(folder, "samples")
+        samples = os.path.join(folder, SAMPLES_DIR)
         usage: dict[tuple[str, int], dict[str, float]] = {}
         for result in RunStore(folder).results():
             run_id = result.run_id or folder.name
@@ -82,7 +83,7 @@ def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
             key = (result.task, result.sample)
             if key not in usage:
                 # os.path, not pathlib: this runs once per sample, 5,000 times a page.
-                where = os.path.join(samples, result.task, str(result.sample), "response.json")
+                where = os.path.join(samples, result.task, str(result.sample), RESPONSE_FILE)
                 usage[key] = read_usage(where)
             records.append(_record(result, run_id, defaults, usage[key]))
     graders = sorted({name for record in records for name in record["scores"]} - {"overall"})

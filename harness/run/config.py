@@ -16,13 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.core.errors import HarnessError
+from harness.core.files import RUN_FILE
 from harness.core.settings import (
     DEFAULT_DATABASES,
     DEFAULT_MODEL,
     DEFAULT_PROMPT,
     RESULTS_DIR,
 )
-from harness.core.store import RUN_FILE, RunStore
+from harness.core.store import RunStore
 from harness.providers import GenerationParams
 
 

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.core.errors import HarnessError
+from harness.core.files import RUN_FILE
 from harness.core.prompts import AgentDefinition, load_agent
 from harness.core.records import SampleResult
-from harness.core.store import RUN_FILE, RunStore
+from harness.core.store import RunStore
 from harness.core.tasks import Task, load_tasks
 from harness.grading.integrity import SourceIntegrity
 from harness.grading.pipeline import infra_row

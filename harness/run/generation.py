@@ -12,6 +12,14 @@ from pydantic import ValidationError
 
 from harness.core.extract import extract_files
 from harness.core.failpoints import failpoint
+from harness.core.files import (
+    EXTRACTION_FILE,
+    FILES_DIR,
+    PROMPT_FILE,
+    RESPONSE_FILE,
+    RESPONSE_TEXT_FILE,
+    WORKSPACE_DIR,
+)
 from harness.core.prompts import AgentDefinition, build_user_message
 from harness.core.records import ExtractionRecord
 from harness.core.store import RunStore, write_json_atomic, write_text_atomic
@@ -50,8 +58,8 @@ def store_extraction(
 ) -> tuple[dict[str, str], ExtractionRecord]:
     folder = store.sample_dir(task.id, sample)
     files, extraction = extract_response(response)
-    store.write_files(folder / "files", files)
-    write_json_atomic(folder / "extraction.json", extraction.model_dump())
+    store.write_files(folder / FILES_DIR, files)
+    write_json_atomic(folder / EXTRACTION_FILE, extraction.model_dump())
     return files, extraction
 
 
@@ -115,8 +123,8 @@ class Generation:
         """A response saved by an earlier attempt at this run: never ask the model twice."""
         folder = self.store.sample_dir(task.id, sample)
         try:
-            meta = (folder / "response.json").read_text(encoding="utf-8")
-            text = (folder / "response.md").read_text(encoding="utf-8")
+            meta = (folder / RESPONSE_FILE).read_text(encoding="utf-8")
+            text = (folder / RESPONSE_TEXT_FILE).read_text(encoding="utf-8")
         except OSError:
             return None
         try:
@@ -139,18 +147,18 @@ class Generation:
         )
         folder = self.store.sample_dir(task.id, sample)
         write_json_atomic(
-            folder / "prompt.json", {"system": request.system_prompt, "user": request.user_message}
+            folder / PROMPT_FILE, {"system": request.system_prompt, "user": request.user_message}
         )
         began = time.monotonic()
         response = self.provider.generate(request)
         response.seconds = response.seconds or round(time.monotonic() - began, 3)
-        write_text_atomic(folder / "response.md", response.text)
+        write_text_atomic(folder / RESPONSE_TEXT_FILE, response.text)
         if response.files is not None:
-            self.store.write_files(folder / "workspace", response.files)
+            self.store.write_files(folder / WORKSPACE_DIR, response.files)
         # response.json last: its presence marks the response as complete. `cost_usd` is
         # what the call cost when it was made (a cache hit cost this run nothing).
         write_json_atomic(
-            folder / "response.json",
+            folder / RESPONSE_FILE,
             {
                 **response.model_dump(exclude={"text"}),
                 "text": "",

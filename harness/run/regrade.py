@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.core.errors import HarnessError
+from harness.core.files import regrade_backup
 from harness.core.store import RunStore
 from harness.providers import GenerationRequest, ModelResponse
 from harness.run.config import config_from_run, replace_config
@@ -34,5 +35,5 @@ def regrade_run(results_dir: Path, run_id: str) -> Path:
     store = RunStore(results_dir / run_id)
     if store.results_path.exists():
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        store.results_path.rename(store.root / f"results.before-regrade-{stamp}.jsonl")
+        store.results_path.rename(store.root / regrade_backup(stamp))
     return EvalRun(config, provider=StoredResponsesOnly(config.model)).execute()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import HarnessError
+from harness.core.files import FILES_DIR
 from harness.core.records import SampleResult
 from harness.core.store import RunStore
 from harness.core.tasks import Task
@@ -71,7 +72,7 @@ class GradingWorker:
             files=files,
             sample=sample,
             server=pool.get(kind),
-            files_dir=self.store.sample_dir(task.id, sample) / "files",
+            files_dir=self.store.sample_dir(task.id, sample) / FILES_DIR,
             artifacts_dir=self.store.database_dir(task.id, sample, kind),
             runtime=runtime,
             response_text=response_text,
@@ -102,7 +103,7 @@ def grade_response(
             CandidateRun(
                 task=task,
                 files=files,
-                files_dir=store.sample_dir(task.id, sample) / "files",
+                files_dir=store.sample_dir(task.id, sample) / FILES_DIR,
                 sample=sample,
                 server=server,
                 artifacts_dir=store.database_dir(task.id, sample, kind),
