@@ -145,7 +145,7 @@ def _evaluate(
         result.infra = f"the evaluation failed: {exc.__class__.__name__}: {exc}"
         return result
     result.run_dir = run_dir
-    status = RunStore(run_dir).read_run_info().get("status")
+    status = RunStore(run_dir).read_run_record().status
     candidate = load_runs([run_dir], root=config.results_path)
     frame = candidate.frame
     result.rows = len(frame)

@@ -10,6 +10,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.errors import HarnessError
+from harness.core.run_record import Usage as Usage  # response.json records it too
 
 
 class GenerationParams(BaseModel):
@@ -32,15 +33,6 @@ class GenerationRequest:
     system_prompt: str
     user_message: str
     params: GenerationParams = field(default_factory=GenerationParams)
-
-
-class Usage(BaseModel):
-    """Tokens of one call. `input_tokens` counts every prompt token, including the
-    `cached_tokens` the provider read from its prompt cache (billed at a lower rate)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
 
 
 class ModelResponse(BaseModel):

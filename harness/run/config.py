@@ -56,24 +56,38 @@ def make_run_id(model: str, prompt: str) -> str:
     return f"{stamp}-{slug}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:4]}"
 
 
+# What a run.json's config must say for the run to be resumed or regraded.
+RESUME_FIELDS = ("model", "prompt", "tasks", "samples", "databases", "runtime", "params")
+
+
 def config_from_run(results_dir: Path, run_id: str) -> EvalConfig:
     """The configuration a stored run was started with, to resume it."""
     path = results_dir / run_id / RUN_FILE
     try:
-        info = RunStore(path.parent).read_run_info()
-        stored = info["config"]
+        stored = RunStore(path.parent).read_run_record().config
+        if stored is None:
+            raise KeyError("config")
+        if missing := stored.missing(RESUME_FIELDS):
+            raise KeyError(", ".join(missing))
+        if (
+            stored.tasks is None
+            or stored.samples is None
+            or stored.databases is None
+            or stored.runtime is None
+        ):
+            raise KeyError("tasks, samples, databases, runtime")
         return EvalConfig(
-            model=stored["model"],
-            prompt=stored["prompt"],
-            tasks=",".join(stored["tasks"]),
-            samples=int(stored["samples"]),
-            databases=tuple(stored["databases"]),
-            runtime=stored.get("requested_runtime", stored["runtime"]),
-            params=GenerationParams.model_validate(stored["params"]),
+            model=stored.model,
+            prompt=stored.prompt,
+            tasks=",".join(stored.tasks),
+            samples=stored.samples,
+            databases=tuple(stored.databases),
+            runtime=stored.requested_runtime or stored.runtime,
+            params=GenerationParams.model_validate(stored.params),
             results_dir=results_dir,
             run_id=run_id,
-            max_cost=stored.get("max_cost_usd"),
-            response_cache=stored.get("response_cache", True),
+            max_cost=stored.max_cost_usd,
+            response_cache=stored.response_cache,
         )
     except FileNotFoundError as exc:
         raise HarnessError(f"cannot resume {run_id!r}: no {path}") from exc

@@ -166,7 +166,7 @@ class EvalRun:
             )
             pool = ServerPool(self.config.databases, source)
             try:
-                self.store.write_run_info(run_info(self, pool, runtime, "running"))
+                self.store.write_run_record(run_info(self, pool, runtime, "running"))
                 pending = [
                     (
                         task,
@@ -177,7 +177,7 @@ class EvalRun:
                 ]
                 self._run_stages([p for p in pending if p[2]], pool, runtime, progress)
                 status = "stopped: cost cap reached" if self.stopped else "complete"
-                self.store.write_run_info(run_info(self, pool, runtime, status))
+                self.store.write_run_record(run_info(self, pool, runtime, status))
             finally:
                 pool.close()
                 self._close_provider()

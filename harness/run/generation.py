@@ -22,6 +22,7 @@ from harness.core.files import (
 )
 from harness.core.prompts import AgentDefinition, build_user_message
 from harness.core.records import ExtractionRecord
+from harness.core.run_record import ResponseRecord
 from harness.core.store import RunStore, write_json_atomic, write_text_atomic
 from harness.core.tasks import Task
 from harness.providers import GenerationParams, GenerationRequest, ModelResponse, Provider
@@ -157,14 +158,11 @@ class Generation:
             self.store.write_files(folder / WORKSPACE_DIR, response.files)
         # response.json last: its presence marks the response as complete. `cost_usd` is
         # what the call cost when it was made (a cache hit cost this run nothing).
-        write_json_atomic(
-            folder / RESPONSE_FILE,
-            {
-                **response.model_dump(exclude={"text"}),
-                "text": "",
-                "cost_usd": response_cost(response, self.provider.model, self.cost.prices),
-            },
+        record = ResponseRecord(
+            **response.model_dump(exclude={"text"}),
+            cost_usd=response_cost(response, self.provider.model, self.cost.prices),
         )
+        write_json_atomic(folder / RESPONSE_FILE, record.model_dump(mode="json"))
         if response.truncated:
             print(
                 f"harness: {task.id} #{sample}: the answer was cut off "

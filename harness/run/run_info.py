@@ -7,10 +7,19 @@ import hashlib
 import platform
 import subprocess
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.core.errors import HarnessError
+from harness.core.files import RUN_FILE
 from harness.core.prompts import allowed_packages
+from harness.core.run_record import (
+    AgentRecord,
+    EnvironmentRecord,
+    ProviderRecord,
+    RunConfigRecord,
+    RunRecord,
+    TaskRecord,
+)
 from harness.core.settings import PROJECT_ROOT
 from harness.grading.pipeline import DEFAULT_GRADERS, grader_versions
 from harness.providers.cache import CachedProvider
@@ -35,67 +44,78 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
-def config_record(run: EvalRun) -> dict[str, Any]:
-    return {
-        "model": run.config.model,
-        "prompt": run.agent.ref,
-        "tasks": [t.id for t in run.tasks],
-        "samples": run.config.samples,
-        "databases": list(run.config.databases),
-        "runtime": run.runtime_name,
-        "requested_runtime": run.config.runtime,
-        "requested_model": run.requested_model,
-        "params": run.config.params.model_dump(),
-        "max_cost_usd": run.config.max_cost,
-        "response_cache": run.config.response_cache,
-    }
+def config_record(run: EvalRun) -> RunConfigRecord:
+    return RunConfigRecord(
+        model=run.config.model,
+        prompt=run.agent.ref,
+        tasks=[t.id for t in run.tasks],
+        samples=run.config.samples,
+        databases=list(run.config.databases),
+        runtime=run.runtime_name,
+        requested_runtime=run.config.runtime,
+        requested_model=run.requested_model,
+        params=run.config.params.model_dump(),
+        max_cost_usd=run.config.max_cost,
+        response_cache=run.config.response_cache,
+    )
+
+
+# What a resumed run must have been started with.
+SAME_ON_RESUME = ("model", "prompt", "tasks", "samples", "databases", "params")
 
 
 def check_resumable(run: EvalRun) -> None:
     """Resuming must not mix two configurations in one run folder."""
-    stored = run.store.read_run_info().get("config", {})
+    try:
+        record = run.store.read_run_record()
+    except ValueError as exc:
+        raise HarnessError(f"cannot resume {run.run_id}: {RUN_FILE} is malformed ({exc})") from exc
+    stored = record.config or RunConfigRecord()
     mine = config_record(run)
-    for key in ("model", "prompt", "tasks", "samples", "databases", "params"):
-        if stored.get(key) != mine[key]:
+    for key in SAME_ON_RESUME:
+        theirs = getattr(stored, key) if key in stored.model_fields_set else None
+        if theirs != getattr(mine, key):
             raise HarnessError(
-                f"run {run.run_id} was started with {key}={stored.get(key)!r}, not "
-                f"{mine[key]!r}: resume it with `harness eval --resume {run.run_id}`"
+                f"run {run.run_id} was started with {key}={theirs!r}, not "
+                f"{getattr(mine, key)!r}: resume it with `harness eval --resume {run.run_id}`"
             )
-    run.started_at = run.store.read_run_info().get("started_at", run.started_at)
+    if record.started_at is not None:
+        run.started_at = record.started_at
 
 
-def run_info(run: EvalRun, pool: ServerPool, runtime: Runtime, status: str) -> dict[str, object]:
-    return {
-        "run_id": run.run_id,
-        "status": status,
-        "config": config_record(run),
-        "jobs": run.jobs,
-        "provider": {"name": run.provider.name, "model": run.provider.model},
-        "usage": run.cost.summary(),
-        "response_cache": run.provider.stats()
-        if isinstance(run.provider, CachedProvider)
-        else None,
-        "agent": {
-            "name": run.agent.name,
-            "version": run.agent.version,
-            "path": str(run.agent.path.relative_to(PROJECT_ROOT))
-            if run.agent.path.is_relative_to(PROJECT_ROOT)
-            else str(run.agent.path),
-            "sha256": hashlib.sha256(run.agent.system_prompt.encode()).hexdigest(),
-        },
-        "tasks": {t.id: {"version": t.spec.version, "hash": t.content_hash()} for t in run.tasks},
-        "graders": dict(grader_versions(DEFAULT_GRADERS)),
-        "database_servers": pool.versions(),
-        "database_servers_started": pool.started(),
-        "server_restarts": pool.restarts,
-        "runtime": run.runtime_info or runtime.describe(),
-        "runtime_packages": allowed_packages(),
-        "environment": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "git_commit": git_commit(),
-        },
-        "counters": dict(run.counters),
-        "started_at": run.started_at,
-        "finished_at": datetime.now(UTC).isoformat() if status != "running" else None,
-    }
+def run_info(run: EvalRun, pool: ServerPool, runtime: Runtime, status: str) -> RunRecord:
+    agent_path = (
+        run.agent.path.relative_to(PROJECT_ROOT)
+        if run.agent.path.is_relative_to(PROJECT_ROOT)
+        else run.agent.path
+    )
+    return RunRecord(
+        run_id=run.run_id,
+        status=status,
+        config=config_record(run),
+        jobs=run.jobs,
+        provider=ProviderRecord(name=run.provider.name, model=run.provider.model),
+        usage=run.cost.summary(),
+        response_cache=run.provider.stats() if isinstance(run.provider, CachedProvider) else None,
+        agent=AgentRecord(
+            name=run.agent.name,
+            version=run.agent.version,
+            path=str(agent_path),
+            sha256=hashlib.sha256(run.agent.system_prompt.encode()).hexdigest(),
+        ),
+        tasks={t.id: TaskRecord(version=t.spec.version, hash=t.content_hash()) for t in run.tasks},
+        graders=dict(grader_versions(DEFAULT_GRADERS)),
+        database_servers=pool.versions(),
+        database_servers_started=pool.started(),
+        server_restarts=pool.restarts,
+        runtime=run.runtime_info or runtime.describe(),
+        runtime_packages=allowed_packages(),
+        environment=EnvironmentRecord(
+            python=platform.python_version(),
+            platform=platform.platform(),
+            git_commit=git_commit(),
+        ),
+        counters=dict(run.counters),
+        started_at=run.started_at,
+        finished_at=datetime.now(UTC).isoformat() if status != "running" else None,
+    )
