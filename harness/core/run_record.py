@@ -111,18 +111,27 @@ class Usage(BaseModel):
     cached_tokens: int = 0
 
 
-class ResponseRecord(_Record):
-    """response.json: a provider's answer without its text (that is response.md), and
-    what the call cost when it was made. Written last: its presence marks the response
-    as complete."""
+class ResponseFields(BaseModel):
+    """What a provider's answer says besides its text (`ModelResponse` in
+    harness.providers adds the text; `ResponseRecord` is how it is stored)."""
 
     model: str = ""
     finish_reason: str = "stop"
     usage: Usage = Usage()
     seconds: float = 0.0
     files: dict[str, str] | None = None
+    # True when the harness's response cache answered: no model call, no spend.
     cached: bool = False
+    # For agents that run programs (`command:`): whether they ran in the docker sandbox
+    # (True) or on the host with the harness's environment (False). None: not applicable.
     sandboxed: bool | None = None
+
+
+class ResponseRecord(ResponseFields, _Record):
+    """response.json: a provider's answer without its text (that is response.md), and
+    what the call cost when it was made. Written last: its presence marks the response
+    as complete."""
+
     text: str = ""  # always empty here: the text is in response.md
     cost_usd: float | None = None
 

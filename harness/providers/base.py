@@ -10,6 +10,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.errors import HarnessError
+from harness.core.run_record import ResponseFields
 from harness.core.run_record import Usage as Usage  # response.json records it too
 
 
@@ -35,21 +36,12 @@ class GenerationRequest:
     params: GenerationParams = field(default_factory=GenerationParams)
 
 
-class ModelResponse(BaseModel):
+class ModelResponse(ResponseFields):
     """A provider's answer. `files` is set by providers that write a workspace
     instead of answering in text; otherwise files are extracted from `text`."""
 
     text: str
     model: str
-    finish_reason: str = "stop"
-    usage: Usage = Usage()
-    seconds: float = 0.0
-    files: dict[str, str] | None = None
-    # True when the harness's response cache answered: no model call, no spend.
-    cached: bool = False
-    # For agents that run programs (`command:`): whether they ran in the docker sandbox
-    # (True) or on the host with the harness's environment (False). None: not applicable.
-    sandboxed: bool | None = None
 
     @property
     def truncated(self) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,7 +236,7 @@ class EvalRun:
             count=self._count,
         )
         generators, graders = self.executors()
-        with graders, generators:
+        with closing(graders), closing(generators):
             graded = [
                 graders.submit(self._grade_job, worker, job, progress)
                 for jobs in generators.map_unordered(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -101,24 +102,16 @@ def plan_run_cost(
     return plan
 
 
+@dataclass
 class Generation:
     """Responses for one run: stored in its folder as they arrive."""
 
-    def __init__(
-        self,
-        store: RunStore,
-        provider: Provider,
-        agent: AgentDefinition,
-        params: GenerationParams,
-        cost: CostTracker,
-        count: Callable[[str], None],
-    ) -> None:
-        self.store = store
-        self.provider = provider
-        self.agent = agent
-        self.params = params
-        self.cost = cost
-        self.count = count
+    store: RunStore
+    provider: Provider
+    agent: AgentDefinition
+    params: GenerationParams
+    cost: CostTracker
+    count: Callable[[str], None]
 
     def stored_response(self, task: Task, sample: int) -> ModelResponse | None:
         """A response saved by an earlier attempt at this run: never ask the model twice."""
