@@ -16,6 +16,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.core.files import (
+    APP_LOG,
+    FILES_DIR,
+    HIDDEN_TESTS,
+    RESPONSE_FILE,
+    RESULTS_FILE,
+    RUN_FILE,
+    sample_folder,
+    test_report,
+)
 from harness.core.records import BootRecord, ExtractionRecord, SampleResult
 from harness.graders.base import Finding
 from harness.report.aggregate import aggregate_results
@@ -117,15 +127,15 @@ def write_synthetic(root: Path, rows: int, seed: int = 7) -> None:
             run_id = f"20260101-000000-{model}-{prompt.replace('@', '-')}"
             run = root / run_id
             run.mkdir(parents=True)
-            (run / "run.json").write_text(json.dumps({"run_id": run_id}))
+            (run / RUN_FILE).write_text(json.dumps({"run_id": run_id}))
             lines = []
             for task in TASKS:
                 for sample in range(per_cell):
-                    folder = run / "samples" / task / str(sample)
-                    (folder / "files").mkdir(parents=True)
+                    folder = sample_folder(run, task, sample)
+                    (folder / FILES_DIR).mkdir(parents=True)
                     for name in FILES:
-                        (folder / "files" / name).write_text(code)
-                    (folder / "response.json").write_text(
+                        (folder / FILES_DIR / name).write_text(code)
+                    (folder / RESPONSE_FILE).write_text(
                         json.dumps(
                             {
                                 "usage": {
@@ -143,9 +153,9 @@ def write_synthetic(root: Path, rows: int, seed: int = 7) -> None:
                         lines.append(row.model_dump_json())
                         artifacts = folder / database
                         artifacts.mkdir()
-                        (artifacts / "app.log").write_text(log)
+                        (artifacts / APP_LOG).write_text(log)
                         failed = set(row.hidden_tests.get("failed", []))
-                        (artifacts / "hidden-tests.json").write_text(
+                        (artifacts / test_report(HIDDEN_TESTS)).write_text(
                             json.dumps(
                                 [
                                     {
@@ -159,7 +169,7 @@ def write_synthetic(root: Path, rows: int, seed: int = 7) -> None:
                                 ]
                             )
                         )
-            (run / "results.jsonl").write_text("\n".join(lines) + "\n")
+            (run / RESULTS_FILE).write_text("\n".join(lines) + "\n")
 
 
 def main() -> int:

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.core.files import RESULTS_FILE
+
 HARNESS = [sys.executable, "-m", "harness.cli"]
 
 
@@ -50,8 +52,8 @@ def _run(args: list[str], env: dict[str, str]) -> float:
 
 
 def _rows(results: Path) -> list[dict[str, object]]:
-    (run,) = [p for p in results.iterdir() if (p / "results.jsonl").exists()]
-    return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    (run,) = [p for p in results.iterdir() if (p / RESULTS_FILE).exists()]
+    return [json.loads(line) for line in (run / RESULTS_FILE).read_text().splitlines()]
 
 
 def _figures(rows: list[dict[str, object]], wall: float, jobs: int) -> str:

@@ -11,7 +11,7 @@ import pytest
 from harness.core.tasks import Task
 from harness.grading.pipeline import DEFAULT_GRADERS
 from harness.providers import ModelResponse
-from harness.run.engine import extract_response
+from harness.run.generation import extract_response
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime import Runtime
 from tests.support.grading import grade_files

@@ -32,7 +32,7 @@ from harness.core.tasks import Task
 from harness.grading.pipeline import DEFAULT_GRADERS
 from harness.grading.selftest import _judge_mutant
 from harness.providers import ModelResponse
-from harness.run.engine import extract_response
+from harness.run.generation import extract_response
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
 from harness.sandbox.docker_app import AppLimits, DockerApp
 from harness.sandbox.docker_backend import DockerBackend, docker_unavailable_reason

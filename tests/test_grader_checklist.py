@@ -20,7 +20,7 @@ from harness.graders.static_checks.output_format import prose_outside_code
 from harness.graders.static_checks.source import Candidate
 from harness.grading.pipeline import CandidateRun, grade_candidate
 from harness.providers.base import ModelResponse
-from harness.run.engine import graded_text
+from harness.run.generation import graded_text
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime import Runtime
 

@@ -21,6 +21,7 @@ from harness.graders.base import DECLARATIONS, Grader, GraderDeclarationError
 from harness.graders.digest import files_digest
 from harness.grading.scoring import overall_score
 from harness.sandbox.databases import DatabaseServer
+from harness.sandbox.runtime import Runtime
 from tests.support.grading import grade_files
 
 MODULE = "throwaway_grader"
@@ -125,7 +126,7 @@ def test_the_constants_computed_once_follow_the_registry(tmp_path: Path) -> None
 def test_a_graded_row_counts_the_new_grader_in_overall(
     throwaway: Path,
     servers: dict[str, DatabaseServer],
-    runtime_python: Path,
+    local_runtime: Runtime,
     user_crud: Task,
     tmp_path: Path,
 ) -> None:
@@ -135,7 +136,7 @@ def test_a_graded_row_counts_the_new_grader_in_overall(
         user_crud,
         {},
         servers["postgres"],
-        runtime_python,
+        local_runtime,
         tmp_path / "graded",
         registry.default_grader_order(),
     )

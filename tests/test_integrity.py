@@ -13,7 +13,8 @@ from harness.core.settings import TASKS_DIR
 from harness.grading.integrity import GRADERS_DIR, SourceIntegrity
 from harness.providers import GenerationRequest, ModelResponse, Provider
 from harness.providers.reference import ReferenceProvider
-from harness.run.engine import EvalConfig, EvalRun
+from harness.run.config import EvalConfig
+from harness.run.engine import EvalRun
 
 
 def test_a_changed_added_or_removed_file_is_named(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from harness.core.settings import CACHE_DIR
 from harness.core.tasks import Task
 from harness.grading.pipeline import PROOF_GRADERS
 from harness.providers import ModelResponse
-from harness.run.engine import extract_response
+from harness.run.generation import extract_response
 from harness.run.grade_cache import default_grade_cache_dir
 from harness.sandbox import namespace
 from harness.sandbox.databases import DatabaseServer

@@ -37,7 +37,7 @@ from harness.core.tasks import load_task
 from harness.providers import GenerationRequest, ProviderError, resolve_provider
 from harness.providers.command import CommandProvider, render_command
 from harness.providers.secrets import REDACTED
-from harness.run.engine import extract_response
+from harness.run.generation import extract_response
 from harness.sandbox.agent_run import CONTAINER_PATHS
 from harness.sandbox.agent_settings import AgentSettings, parse_mounts, parse_variables
 from harness.sandbox.docker_engine import (

@@ -8,13 +8,8 @@ from pathlib import Path
 from harness.cli.common import DB_CHOICES, DB_DEFAULT, Subparsers, add_runtime, report_after
 from harness.core.settings import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
 from harness.providers import GenerationParams
-from harness.run.engine import (
-    EvalConfig,
-    config_from_run,
-    parse_databases,
-    replace_config,
-    run_eval,
-)
+from harness.run.config import EvalConfig, config_from_run, parse_databases, replace_config
+from harness.run.engine import run_eval
 
 
 def add_parser(sub: Subparsers) -> None:

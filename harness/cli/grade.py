@@ -10,11 +10,13 @@ from pathlib import Path
 
 from harness.cli.common import DB_DEFAULT, Subparsers, add_runtime
 from harness.core.errors import InputFileError
+from harness.core.files import GRADES_DIR
 from harness.core.settings import RESULTS_DIR
 from harness.core.store import RunStore
 from harness.core.tasks import load_task
 from harness.providers import ModelResponse
-from harness.run.engine import grade_response, parse_databases
+from harness.run.config import parse_databases
+from harness.run.worker import grade_response
 from harness.sandbox.backend import open_backend, resolve_backend
 from harness.sandbox.servers import database_servers
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputFileError(args.response, f"cannot read the response: {exc}") from exc
     databases = parse_databases(args.db)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    store = RunStore(args.results_dir / "grades" / f"{stamp}-{task.id}")
+    store = RunStore(args.results_dir / GRADES_DIR / f"{stamp}-{task.id}")
     response = ModelResponse(text=text, model=f"file:{args.response.name}")
     backend_name = resolve_backend(args.runtime)
     with (

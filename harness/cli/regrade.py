@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.cli.common import Subparsers, report_after
 from harness.core.settings import RESULTS_DIR
-from harness.run.engine import regrade_run
+from harness.run.regrade import regrade_run
 
 
 def add_parser(sub: Subparsers) -> None:

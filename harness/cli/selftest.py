@@ -6,7 +6,7 @@ import argparse
 
 from harness.cli.common import DB_DEFAULT, Subparsers, add_runtime
 from harness.grading.selftest import selftest_main
-from harness.run.engine import parse_databases
+from harness.run.config import parse_databases
 from harness.sandbox.backend import resolve_backend
 
 

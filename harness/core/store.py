@@ -14,10 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.core.failpoints import failpoint
+from harness.core.files import RESULTS_FILE, RUN_FILE, sample_folder
 from harness.core.records import SampleResult
-
-RESULTS_FILE = "results.jsonl"
-RUN_FILE = "run.json"
+from harness.core.run_record import RunRecord
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -42,7 +41,7 @@ class RunStore:
         return self.root / RESULTS_FILE
 
     def sample_dir(self, task_id: str, sample: int) -> Path:
-        path = self.root / "samples" / task_id / str(sample)
+        path = sample_folder(self.root, task_id, sample)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -54,9 +53,12 @@ class RunStore:
     def write_run_info(self, info: dict[str, Any]) -> None:
         write_json_atomic(self.root / RUN_FILE, info)
 
-    def read_run_info(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))
-        return data
+    def write_run_record(self, record: RunRecord) -> None:
+        self.write_run_info(record.to_json())
+
+    def read_run_record(self) -> RunRecord:
+        """run.json, typed: OSError when missing, ValueError when malformed."""
+        return RunRecord.read(self.root / RUN_FILE)
 
     def write_files(self, folder: Path, files: dict[str, str]) -> None:
         for relative, content in files.items():

@@ -9,9 +9,11 @@ import time
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from harness.core.errors import HarnessError, InfrastructureError
 from harness.core.failpoints import failpoint
+from harness.core.files import APP_LOG, COVERAGE_FILE, PROBED_APP_LOG, RESULT_FILE, grade_file
 from harness.core.records import BootRecord, Finding, GradeResult, SampleResult
 from harness.core.settings import STARTUP_TIMEOUT_S
 from harness.core.store import write_json_atomic
@@ -21,7 +23,7 @@ from harness.graders.contract import ContractCoverage, measure_coverage
 from harness.graders.probes.client import ProbeClient
 from harness.graders.registry import default_grader_order, grader_version, registered_graders
 from harness.grading.scoring import correct_and_secure, overall_score
-from harness.sandbox.databases import DatabaseServer, SampleDatabase
+from harness.sandbox.databases import DatabaseServer, SampleDatabase, server_alive
 from harness.sandbox.readiness import BootOutcome
 from harness.sandbox.runtime import CandidateApp, Runtime
 
@@ -34,6 +36,8 @@ PROOF_GRADERS = ("boot", "functional", "robustness")
 # These start from a fresh app on a fresh database (after the hidden tests and the
 # static graders), so their traffic meets the same state on every grade.
 FRESH_APP_GRADERS = frozenset({"fuzz", "security"})
+# Grades of a run's candidate: each infra failure retried, up to this many attempts.
+INFRA_ATTEMPTS = 3
 # Requests the coverage measurement may send (one per contract operation, and the doc).
 COVERAGE_REQUESTS = 40
 
@@ -55,14 +59,36 @@ class CandidateRun:
     only_hidden_tests: tuple[str, ...] | None = None  # None: every hidden test
 
 
-def grade_candidate(run: CandidateRun, attempts: int = 2) -> SampleResult:
-    """Grade, retrying when the infrastructure (not the candidate) failed."""
-    result = _grade_once(run)
-    for _ in range(attempts - 1):
+class ServerSupply(Protocol):
+    """Where a run's grades take their database servers (the run's `ServerPool`)."""
+
+    def get(self, kind: str) -> DatabaseServer: ...
+
+    def recover(self, kind: str, failed: DatabaseServer) -> bool: ...
+
+
+def grade_candidate(
+    run: CandidateRun, attempts: int = 2, servers: ServerSupply | None = None
+) -> SampleResult:
+    """Grade, retrying when the infrastructure (not the candidate) failed: the harness's
+    one retry layer.
+
+    With `servers` (a run's pool), an app whose server died under it is an infra error
+    (its failures are not the model's), a failed attempt's server is recovered (a dead
+    one replaced), and the next attempt takes its server from `servers` again."""
+    kind = run.server.kind
+    result = infra_row(run.task, run.sample, kind, "not graded")
+    for attempt in range(attempts):
+        if attempt and servers is not None:
+            run = replace(run, server=servers.get(kind))
+        result = _grade_once(run)
+        if servers is not None and result.infra_error is None and not server_alive(run.server):
+            result = infra_row(run.task, run.sample, kind, f"the {kind} server died during grading")
         if result.infra_error is None:
             break
-        result = _grade_once(run)
-    write_json_atomic(run.artifacts_dir / "result.json", result.model_dump(mode="json"))
+        if servers is not None:
+            servers.recover(kind, run.server)
+    write_json_atomic(run.artifacts_dir / RESULT_FILE, result.model_dump(mode="json"))
     return result
 
 
@@ -97,17 +123,21 @@ def grade_files(
     )
 
 
-def _infra_result(run: CandidateRun, message: str, timings: dict[str, float]) -> SampleResult:
+def infra_row(
+    task: Task, sample: int, kind: str, message: str, timings: dict[str, float] | None = None
+) -> SampleResult:
+    """The row of a candidate the harness could not grade (its failure, never the
+    model's): no score, and retried on resume."""
     return SampleResult(
-        task=run.task.id,
-        sample=run.sample,
-        database=run.server.kind,
+        task=task.id,
+        sample=sample,
+        database=kind,
         boot=BootRecord(ok=False, seconds=0.0, error=None),
         scores={},
         findings=[],
         infra_error=message,
-        timings=timings,
-        task_version=run.task.spec.version,
+        timings=timings or {},
+        task_version=task.spec.version,
     )
 
 
@@ -171,13 +201,13 @@ def _grade_once(run: CandidateRun) -> SampleResult:
     timings: dict[str, float] = {}
     started = time.monotonic()
     jwt_secret = secrets.token_urlsafe(32) if run.task.spec.needs_jwt_secret else None
-    sample = LiveSample(run, jwt_secret, "app.log")
+    sample = LiveSample(run, jwt_secret, APP_LOG)
     try:
         boot = sample.open()
         failpoint("after-boot")
         timings["boot"] = round(boot.seconds, 3)
         if boot.infra_error is not None:
-            return _infra_result(run, boot.infra_error, timings)
+            return infra_row(run.task, run.sample, run.server.kind, boot.infra_error, timings)
         assert sample.app is not None
         sandboxed = sample.app.sandboxed
         context = sample.context(boot)
@@ -194,11 +224,13 @@ def _grade_once(run: CandidateRun) -> SampleResult:
                 # find must not depend on what the hidden tests left behind.
                 rebooted = True
                 sample.close()
-                sample = LiveSample(run, jwt_secret, "app-probed.log")
+                sample = LiveSample(run, jwt_secret, PROBED_APP_LOG)
                 fresh = sample.open()
                 timings["reboot"] = round(fresh.seconds, 3)
                 if fresh.infra_error is not None:
-                    return _infra_result(run, fresh.infra_error, timings)
+                    return infra_row(
+                        run.task, run.sample, run.server.kind, fresh.infra_error, timings
+                    )
                 if not fresh.ok:
                     fresh = replace(
                         fresh, error=f"the app did not boot again for {name}: {fresh.error}"
@@ -209,12 +241,18 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         if coverage is None:
             coverage = _coverage_of(run, sample, boot)
     except InfrastructureError as exc:
-        return _infra_result(run, str(exc), timings)
+        return infra_row(run.task, run.sample, run.server.kind, str(exc), timings)
     except HarnessError:
         raise  # a configuration error (a malformed plan or task file): the run stops
     except Exception:
         # The harness's own code failed (not a grader's verdict on the app): retried.
-        return _infra_result(run, "harness error:\n" + traceback.format_exc(limit=8), timings)
+        return infra_row(
+            run.task,
+            run.sample,
+            run.server.kind,
+            "harness error:\n" + traceback.format_exc(limit=8),
+            timings,
+        )
     finally:
         sample.close()
     timings["total"] = round(time.monotonic() - started, 3)
@@ -253,7 +291,7 @@ def _coverage_of(run: CandidateRun, sample: LiveSample, boot: BootOutcome) -> Co
     """The app's contract coverage, measured on the sample's current app, and stored."""
     assert sample.app is not None
     coverage = _measure_coverage(run.task, sample.app, boot.ok)
-    write_json_atomic(run.artifacts_dir / "coverage.json", coverage.as_details())
+    write_json_atomic(run.artifacts_dir / COVERAGE_FILE, coverage.as_details())
     return coverage
 
 
@@ -352,7 +390,7 @@ def _run_grader(
             grade = _grader_failed(run, database, name, exc)
     grade.seconds = round(time.monotonic() - began, 3)
     timings[name] = round(timings.get(name, 0.0) + grade.seconds, 3)
-    write_json_atomic(run.artifacts_dir / f"grade-{name}.json", grade.model_dump(mode="json"))
+    write_json_atomic(run.artifacts_dir / grade_file(name), grade.model_dump(mode="json"))
     failpoint("mid-grading")
     return grade
 

@@ -14,28 +14,31 @@ import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.core.errors import HarnessError, InputFileError, describe_validation_error
-from harness.core.records import SampleResult
-from harness.core.store import (
+from harness.core.files import (
+    PROMPT_FILE,
+    RESPONSE_FILE,
+    RESPONSE_TEXT_FILE,
     RESULTS_FILE,
     RUN_FILE,
-    RunStore,
-    write_json_atomic,
-    write_text_atomic,
+    WORKSPACE_DIR,
+    sample_folder,
 )
+from harness.core.records import SampleResult
+from harness.core.run_record import RunRecord
+from harness.core.store import RunStore, write_json_atomic, write_text_atomic
 from harness.nightly.config import NAME_PATTERN
 from harness.report.compare import Side
 from harness.report.frame import load_runs
-from harness.run.engine import git_commit
+from harness.run.run_info import git_commit
 
 BASELINE_SCHEMA = 1
 # What a snapshot keeps of each sample: enough to re-grade it, not its grading artifacts.
-SAMPLE_FILES = ("prompt.json", "response.md", "response.json")
-SAMPLE_FOLDERS = ("workspace",)
+SAMPLE_FILES = (PROMPT_FILE, RESPONSE_TEXT_FILE, RESPONSE_FILE)
+SAMPLE_FOLDERS = (WORKSPACE_DIR,)
 
 
 class BaselineRecord(BaseModel):
@@ -124,8 +127,9 @@ class BaselineStore:
         """Snapshot a finished run and make it the baseline called `name`."""
         check_name(name)
         info = _finished_run_info(run_dir)
-        run_id = str(info.get("run_id") or run_dir.name)
-        config = info.get("config", {})
+        run_id = info.run_id or run_dir.name
+        assert info.config is not None  # checked by _finished_run_info
+        config = info.config
         rows = list(RunStore(run_dir).results())
         if not rows:
             raise HarnessError(f"cannot bless {run_dir}: it has no result rows")
@@ -145,16 +149,20 @@ class BaselineStore:
             source=str(run_dir.resolve()),
             snapshot=snapshot.as_posix(),
             blessed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            model=str(config.get("model", "")),
-            requested_model=str(config.get("requested_model") or config.get("model", "")),
-            prompt=str(config.get("prompt", "")),
-            tasks=[str(t) for t in config.get("tasks", sorted({r.task for r in rows}))],
-            samples=int(config.get("samples", 1 + max(r.sample for r in rows))),
-            databases=[str(d) for d in config.get("databases", sorted({r.database for r in rows}))],
+            model=config.model,
+            requested_model=config.model_as_typed,
+            prompt=config.prompt,
+            tasks=config.tasks if config.tasks is not None else sorted({r.task for r in rows}),
+            samples=config.samples
+            if config.samples is not None
+            else 1 + max(r.sample for r in rows),
+            databases=config.databases
+            if config.databases is not None
+            else sorted({r.database for r in rows}),
             rows=len(rows),
             infra_errors=sum(r.infra_error is not None for r in rows),
             passed=int((frame["passed"] == 1.0).sum()),
-            graders={str(k): str(v) for k, v in info.get("graders", {}).items()},
+            graders=dict(info.graders),
             git_commit=git_commit(),
         )
         write_json_atomic(self.record_path(name), record.model_dump(mode="json"))
@@ -173,17 +181,17 @@ def check_name(name: str) -> str:
     return name
 
 
-def _finished_run_info(run_dir: Path) -> dict[str, Any]:
+def _finished_run_info(run_dir: Path) -> RunRecord:
     """run.json of a run that finished: a running, crashed or capped run is no baseline."""
     try:
-        info = RunStore(run_dir).read_run_info()
+        info = RunStore(run_dir).read_run_record()
     except FileNotFoundError as exc:
         raise HarnessError(f"cannot bless {run_dir}: no {RUN_FILE} (not a run folder)") from exc
     except (OSError, ValueError) as exc:
         raise HarnessError(f"cannot bless {run_dir}: unreadable {RUN_FILE} ({exc})") from exc
-    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+    if info.config is None:
         raise HarnessError(f"cannot bless {run_dir}: {RUN_FILE} has no config")
-    status = info.get("status")
+    status = info.status
     if status != "complete":
         raise HarnessError(
             f"cannot bless {run_dir}: the run is {status!r}, not complete "
@@ -192,14 +200,13 @@ def _finished_run_info(run_dir: Path) -> dict[str, Any]:
     return info
 
 
-def _copy_run(run_dir: Path, scratch: Path, info: dict[str, Any], rows: list[SampleResult]) -> None:
+def _copy_run(run_dir: Path, scratch: Path, info: RunRecord, rows: list[SampleResult]) -> None:
     """run.json, the whole rows, and each sample's stored response (not its artifacts)."""
-    write_json_atomic(scratch / RUN_FILE, info)
+    write_json_atomic(scratch / RUN_FILE, info.to_json())
     write_text_atomic(scratch / RESULTS_FILE, "".join(row.model_dump_json() + "\n" for row in rows))
-    samples = run_dir / "samples"
     for task, sample in sorted({(row.task, row.sample) for row in rows}):
-        source = samples / task / str(sample)
-        target = scratch / "samples" / task / str(sample)
+        source = sample_folder(run_dir, task, sample)
+        target = sample_folder(scratch, task, sample)
         for name in SAMPLE_FILES:
             if (source / name).is_file():
                 target.mkdir(parents=True, exist_ok=True)

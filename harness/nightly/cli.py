@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.core.errors import HarnessError
+from harness.core.run_record import RunConfigRecord
 from harness.core.store import RunStore
 from harness.nightly.baseline import BaselineStore, describe, resolve_run_dir
 from harness.nightly.config import NightlyConfig, default_config_path, eval_name, load_config
@@ -71,9 +72,9 @@ def command_nightly(args: argparse.Namespace) -> int:
 def baseline_name_for(run_dir: Path, config: NightlyConfig) -> str:
     """The nightly evaluation a run belongs to: the one with its model (as typed) and
     prompt; else the only one nightly.yaml has; else one named after the run."""
-    stored = RunStore(run_dir).read_run_info().get("config", {})
-    model = str(stored.get("requested_model") or stored.get("model", ""))
-    prompt = str(stored.get("prompt", ""))
+    stored = RunStore(run_dir).read_run_record().config or RunConfigRecord()
+    model = stored.model_as_typed
+    prompt = stored.prompt
     cells = config.cells()
     for cell in cells:
         if prompt == cell.prompt and model in (cell.model, config.model_spec(cell.model)):

@@ -26,7 +26,7 @@ from harness.core.settings import RESULTS_DIR as DEFAULT_RESULTS_DIR
 from harness.core.tasks import list_task_ids
 from harness.graders.registry import default_grader_order
 from harness.providers import GenerationParams
-from harness.run.engine import EvalConfig
+from harness.run.config import EvalConfig
 
 CONFIG_FILE = "nightly.yaml"
 PASS_METRIC = "pass"

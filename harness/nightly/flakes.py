@@ -14,12 +14,14 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.store import RUN_FILE, RunStore, write_json_atomic
+from harness.core.errors import HarnessError
+from harness.core.files import RUN_FILE, sample_folder
+from harness.core.store import RunStore, write_json_atomic
 from harness.nightly.baseline import SAMPLE_FILES, SAMPLE_FOLDERS, BaselineRecord, BaselineStore
 from harness.nightly.config import PASS_METRIC
 from harness.report.compare import Comparison, Flip, Side, compare
 from harness.report.frame import load_runs
-from harness.run.engine import regrade_run
+from harness.run.regrade import regrade_run
 
 
 @dataclass(frozen=True)
@@ -127,14 +129,16 @@ def _prepare(snapshot: Path, scratch: Path, tasks: list[str], samples: int) -> N
     """A run folder holding only the stored responses to re-grade."""
     if scratch.exists():
         shutil.rmtree(scratch)
-    info = RunStore(snapshot).read_run_info()
-    config = dict(info["config"])
-    config.update(tasks=list(tasks), samples=samples)
-    write_json_atomic(scratch / RUN_FILE, {**info, "config": config, "status": "regrade"})
+    info = RunStore(snapshot).read_run_record()
+    if info.config is None:
+        raise HarnessError(f"{snapshot / RUN_FILE} has no config")
+    config = info.config.model_copy(update={"tasks": list(tasks), "samples": samples})
+    regrade = info.model_copy(update={"config": config, "status": "regrade"})
+    write_json_atomic(scratch / RUN_FILE, regrade.to_json())
     for task in tasks:
         for sample in range(samples):
-            source = snapshot / "samples" / task / str(sample)
-            target = scratch / "samples" / task / str(sample)
+            source = sample_folder(snapshot, task, sample)
+            target = sample_folder(scratch, task, sample)
             target.mkdir(parents=True, exist_ok=True)
             for name in SAMPLE_FILES:
                 if (source / name).is_file():

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.core.errors import HarnessError
-from harness.core.store import RESULTS_FILE, RunStore
+from harness.core.files import RESULTS_FILE
+from harness.core.store import RunStore
 from harness.grading.pipeline import DEFAULT_GRADERS, grader_versions
 from harness.nightly.baseline import BaselineRecord, BaselineStore
 from harness.nightly.config import EvalCell, NightlyConfig
@@ -40,7 +41,8 @@ from harness.report.frame import ResultSet, load_runs
 from harness.report.leaderboard import render_leaderboard
 from harness.report.stats import DEFAULT_LEVEL
 from harness.report.trend import MetricPoint
-from harness.run.engine import EvalRun, git_commit
+from harness.run.engine import EvalRun
+from harness.run.run_info import git_commit
 
 TREND_KINDS = ("overall", "pass", "secure", "grader")
 
@@ -143,7 +145,7 @@ def _evaluate(
         result.infra = f"the evaluation failed: {exc.__class__.__name__}: {exc}"
         return result
     result.run_dir = run_dir
-    status = RunStore(run_dir).read_run_info().get("status")
+    status = RunStore(run_dir).read_run_record().status
     candidate = load_runs([run_dir], root=config.results_path)
     frame = candidate.frame
     result.rows = len(frame)

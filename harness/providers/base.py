@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict
 
 from harness.core.errors import HarnessError
+from harness.core.run_record import ResponseFields
+from harness.core.run_record import Usage as Usage  # response.json records it too
 from harness.core.settings import DEFAULT_MAX_TOKENS
 
 
@@ -38,34 +40,16 @@ class GenerationRequest:
     agent_file: str | None = None
 
 
-class Usage(BaseModel):
-    """Tokens of one call. `input_tokens` counts every prompt token, including the
-    `cached_tokens` the provider read from its prompt cache (billed at a lower rate)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-
-
 # finish_reason values of an answer stopped by a limit rather than finished.
 TRUNCATING_REASONS = frozenset({"length", "timeout", "max_turns", "max_budget"})
 
 
-class ModelResponse(BaseModel):
+class ModelResponse(ResponseFields):
     """A provider's answer. `files` is set by providers that write a workspace
     instead of answering in text; otherwise files are extracted from `text`."""
 
     text: str
     model: str
-    finish_reason: str = "stop"
-    usage: Usage = Usage()
-    seconds: float = 0.0
-    files: dict[str, str] | None = None
-    # True when the harness's response cache answered: no model call, no spend.
-    cached: bool = False
-    # For agents that run programs (`command:`): whether they ran in the docker sandbox
-    # (True) or on the host with the harness's environment (False). None: not applicable.
-    sandboxed: bool | None = None
     # What the call cost as the agent reported it (Claude Code's result event); None:
     # priced from `usage` with the price table.
     cost_usd: float | None = None

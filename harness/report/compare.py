@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from harness.core.errors import HarnessError
+from harness.core.files import RESULTS_FILE
 from harness.core.records import Finding
-from harness.core.store import RESULTS_FILE, write_text_atomic
+from harness.core.store import write_text_atomic
 from harness.report.frame import FUNCTIONAL_GRADER, ResultSet, load_results, load_runs
 from harness.report.html import render_page
 from harness.report.stats import (

@@ -21,6 +21,16 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from harness.core.files import (
+    APP_LOG,
+    EXTRACTION_FILE,
+    FILES_DIR,
+    HIDDEN_TESTS,
+    RESPONSE_TEXT_FILE,
+    ROBUSTNESS_TESTS,
+    sample_folder,
+    test_report,
+)
 from harness.core.records import Finding
 from harness.report.frame import FUNCTIONAL_GRADER, ResultSet
 from harness.report.session import agent_session
@@ -152,7 +162,7 @@ class _ArtifactReader:
         run_dir = self.results.run_dirs.get(str(record["run_id"]))
         if run_dir is None:
             return None
-        return run_dir / "samples" / str(record["task"]) / str(record["sample"])
+        return sample_folder(run_dir, str(record["task"]), int(record["sample"]))
 
     def _shown_path(self, path: Path) -> str:
         root = self.results.root
@@ -252,7 +262,7 @@ class _ArtifactReader:
     def _log_tail(self, db_dir: Path | None) -> tuple[str, str | None]:
         if db_dir is None:
             return "", None
-        path = db_dir / "app.log"
+        path = db_dir / APP_LOG
         limit = self.limits.log_chars
         try:
             with path.open("rb") as handle:
@@ -272,7 +282,7 @@ class _ArtifactReader:
         sample: dict[str, Any] = {"files": [], "files_note": None, "extraction": None}
         if folder is None:
             return sample
-        files_dir = folder / "files"
+        files_dir = folder / FILES_DIR
         paths = (
             sorted(p for p in files_dir.rglob("*") if p.is_file() and not p.is_symlink())
             if files_dir.is_dir()
@@ -304,7 +314,7 @@ class _ArtifactReader:
             budget -= len(text)
             sample["files"].append({"name": name, "text": text, "note": note})
         try:
-            extraction = json.loads((folder / "extraction.json").read_text(encoding="utf-8"))
+            extraction = json.loads((folder / EXTRACTION_FILE).read_text(encoding="utf-8"))
             if isinstance(extraction, dict):
                 sample["extraction"] = {
                     "shape": str(extraction.get("shape", "")),
@@ -321,17 +331,19 @@ class _ArtifactReader:
         if not paths:
             # No code came out: the raw answer is what explains the failure.
             try:
-                response = (folder / "response.md").read_text(encoding="utf-8", errors="replace")
+                response = (folder / RESPONSE_TEXT_FILE).read_text(
+                    encoding="utf-8", errors="replace"
+                )
             except OSError:
                 response = ""
             text, note = clip(
-                response, limits.response_chars, self._shown_path(folder / "response.md")
+                response, limits.response_chars, self._shown_path(folder / RESPONSE_TEXT_FILE)
             )
             sample["response"], sample["response_note"] = text, note
         return sample
 
 
-TEST_REPORTS = ("hidden-tests.json", "robustness-tests.json")
+TEST_REPORTS = (test_report(HIDDEN_TESTS), test_report(ROBUSTNESS_TESTS))
 
 
 def _test_reports(db_dir: Path | None) -> list[Any] | None:

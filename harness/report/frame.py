@@ -11,7 +11,6 @@ sample `input_tokens`, `output_tokens`, `cached_tokens`, `cost_usd`, `gen_second
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable
@@ -21,8 +20,10 @@ from typing import Any
 
 import pandas as pd
 
+from harness.core.files import RESPONSE_FILE, RESULTS_FILE, RUN_FILE, SAMPLES_DIR
 from harness.core.records import CORRECTNESS_GRADER, SampleResult
-from harness.core.store import RESULTS_FILE, RUN_FILE, RunStore
+from harness.core.run_record import ResponseRecord, RunRecord
+from harness.core.store import RunStore
 
 COVERAGE = "coverage"
 FUNCTIONAL_GRADER = CORRECTNESS_GRADER
@@ -72,7 +73,7 @@ def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
     folders: dict[str, Path] = {}
     for folder in run_dirs:
         defaults = _run_defaults(folder)
-        samples = os.path.join(folder, "samples")
+        samples = os.path.join(folder, SAMPLES_DIR)
         usage: dict[tuple[str, int], dict[str, float]] = {}
         for result in RunStore(folder).results():
             run_id = result.run_id or folder.name
@@ -80,7 +81,7 @@ def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
             key = (result.task, result.sample)
             if key not in usage:
                 # os.path, not pathlib: this runs once per sample, 5,000 times a page.
-                where = os.path.join(samples, result.task, str(result.sample), "response.json")
+                where = os.path.join(samples, result.task, str(result.sample), RESPONSE_FILE)
                 usage[key] = read_usage(where)
             records.append(_record(result, run_id, defaults, usage[key]))
     graders = sorted({name for record in records for name in record["scores"]} - {"overall"})
@@ -94,30 +95,28 @@ def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
 def _run_defaults(folder: Path) -> dict[str, str]:
     """Model and prompt from run.json, for rows written before they carried them."""
     try:
-        info = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-        config = info.get("config", {}) if isinstance(info, dict) else {}
-        return {"model": str(config.get("model", "")), "prompt": str(config.get("prompt", ""))}
-    except (OSError, ValueError, AttributeError):
+        config = RunRecord.read(folder / RUN_FILE).config
+    except (OSError, ValueError):
         return {"model": "", "prompt": ""}
+    if config is None:
+        return {"model": "", "prompt": ""}
+    return {"model": config.model, "prompt": config.prompt}
 
 
 def read_usage(response_json: str | Path) -> dict[str, float]:
     """Tokens, cost and generation time of one sample from its response.json; NaN for
     whatever is not recorded (a cost appears only where the model has a price)."""
     found = dict.fromkeys(USAGE_COLUMNS, math.nan)
-    try:
-        with open(response_json, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+    record = ResponseRecord.read(Path(response_json))
+    if record is None:
         return found
-    if not isinstance(data, dict):
-        return found
-    usage = data.get("usage")
-    if isinstance(usage, dict):
-        for name in ("input_tokens", "output_tokens", "cached_tokens"):
-            found[name] = _number(usage.get(name))
-    found["cost_usd"] = _number(data.get("cost_usd"))
-    found["gen_seconds"] = _number(data.get("seconds"))
+    for name in ("input_tokens", "output_tokens", "cached_tokens"):
+        if name in record.usage.model_fields_set:
+            found[name] = float(getattr(record.usage, name))
+    if record.cost_usd is not None:
+        found["cost_usd"] = record.cost_usd
+    if "seconds" in record.model_fields_set:
+        found["gen_seconds"] = record.seconds
     return found
 
 

@@ -11,17 +11,17 @@ manager).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
 from harness.core.errors import HarnessError
+from harness.core.settings import SERVER_URLS
 from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime import LocalRuntime, Runtime
 from harness.sandbox.runtime_venv import ensure_runtime_venv
-from harness.sandbox.servers import LOCAL_SERVERS, SERVER_URL_ENV
+from harness.sandbox.servers import LOCAL_SERVERS
 
 AUTO = "auto"
 
@@ -132,7 +132,7 @@ def resolve_backend(requested: str) -> str:
     can be built) and no database server is given by URL; otherwise local, saying why."""
     if requested not in RUNTIMES:
         raise HarnessError(f"unknown runtime {requested!r} (known: {', '.join(RUNTIMES)})")
-    by_url = [name for name in SERVER_URL_ENV.values() if os.environ.get(name)]
+    by_url = [setting.name for setting in SERVER_URLS.values() if setting.is_set()]
     if requested == "docker" and by_url:
         print(
             f"harness: the docker runtime starts its own database containers; "

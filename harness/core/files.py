@@ -1,0 +1,68 @@
+"""The names of what a run folder holds: the one place they are spelled.
+
+results/<run_id>/
+    run.json                        RUN_FILE (the run record)
+    results.jsonl                   RESULTS_FILE (one row per sample x database)
+    results.before-regrade-*.jsonl  regrade_backup(stamp)
+    samples/<task>/<sample>/        sample_folder(root, task, sample)
+        prompt.json                 PROMPT_FILE
+        response.md                 RESPONSE_TEXT_FILE
+        response.json               RESPONSE_FILE (the response record; last written)
+        workspace/                  WORKSPACE_DIR (a workspace agent's files)
+        files/                      FILES_DIR (the extracted files graded)
+        extraction.json             EXTRACTION_FILE
+        <database>/                 one folder per database the sample was graded on
+            result.json             RESULT_FILE (the row)
+            coverage.json           COVERAGE_FILE
+            app.log                 APP_LOG
+            app-probed.log          PROBED_APP_LOG (the app rebooted for the probes)
+            grade-<grader>.json     grade_file(grader)
+            hidden-tests.json       test_report(HIDDEN_TESTS), and test_log's .log
+            robustness-tests.json   test_report(ROBUSTNESS_TESTS), and test_log's .log
+results/grades/<stamp>-<task>/      GRADES_DIR: `harness grade`'s folders
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.jsonl"
+SAMPLES_DIR = "samples"
+PROMPT_FILE = "prompt.json"
+RESPONSE_TEXT_FILE = "response.md"
+RESPONSE_FILE = "response.json"
+WORKSPACE_DIR = "workspace"
+FILES_DIR = "files"
+EXTRACTION_FILE = "extraction.json"
+RESULT_FILE = "result.json"
+COVERAGE_FILE = "coverage.json"
+APP_LOG = "app.log"
+PROBED_APP_LOG = "app-probed.log"
+GRADES_DIR = "grades"
+# The stems of the hidden tests' reports (per-test outcomes, and pytest's output).
+HIDDEN_TESTS = "hidden-tests"
+ROBUSTNESS_TESTS = "robustness-tests"
+
+
+def grade_file(grader: str) -> str:
+    """One grader's output in a database folder."""
+    return f"grade-{grader}.json"
+
+
+def test_report(stem: str) -> str:
+    return f"{stem}.json"
+
+
+def test_log(stem: str) -> str:
+    return f"{stem}.log"
+
+
+def regrade_backup(stamp: str) -> str:
+    """Where `harness regrade` keeps the rows it replaces."""
+    return f"results.before-regrade-{stamp}.jsonl"
+
+
+def sample_folder(root: Path, task_id: str, sample: int) -> Path:
+    """A sample's folder in the run folder `root` (not created)."""
+    return root / SAMPLES_DIR / task_id / str(sample)
