@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from harness.cli.common import Subparsers
+from harness.core.settings import DEFAULT_PRUNE_DAYS
 from harness.providers.cache import ResponseCache
 
 
 def add_parser(sub: Subparsers) -> None:
     cache = sub.add_parser("cache", help="the model response cache")
     cache.add_argument("action", choices=["prune"], help="remove entries not used lately")
-    cache.add_argument("--older-than-days", type=float, default=30.0)
+    cache.add_argument("--older-than-days", type=float, default=DEFAULT_PRUNE_DAYS)
     cache.set_defaults(handler=run)
 
 

@@ -6,17 +6,21 @@ import argparse
 import sys
 from typing import TypeAlias
 
-from harness.core.settings import DATABASE_KINDS, DEFAULT_DATABASES
+from harness.core.settings import (
+    DATABASE_KINDS,
+    DEFAULT_DB_SPEC,
+    DEFAULT_RUNTIME,
+)
 from harness.report import render_leaderboard
-from harness.sandbox.backend import AUTO, RUNTIMES
+from harness.sandbox.backend import RUNTIMES
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 # `--db`: a comma list of engines, all of them by default.
-DB_DEFAULT = ",".join(DEFAULT_DATABASES)
+DB_DEFAULT = DEFAULT_DB_SPEC
 DB_CHOICES = ",".join(DATABASE_KINDS)
 
 
-def add_runtime(parser: argparse.ArgumentParser, default: str = AUTO) -> None:
+def add_runtime(parser: argparse.ArgumentParser, default: str = DEFAULT_RUNTIME) -> None:
     """`--runtime`: the backend candidates run in (`auto` picks one)."""
     parser.add_argument("--runtime", default=default, help=" | ".join(RUNTIMES))
 

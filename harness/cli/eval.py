@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 from harness.cli.common import DB_CHOICES, DB_DEFAULT, Subparsers, add_runtime, report_after
-from harness.core.settings import DEFAULT_MODEL, DEFAULT_PROMPT, RESULTS_DIR
+from harness.core.settings import (
+    DEFAULT_JOBS,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MODEL,
+    DEFAULT_PROMPT,
+    DEFAULT_SAMPLES,
+    DEFAULT_TASKS_SPEC,
+    RESULTS_DIR,
+)
 from harness.providers import GenerationParams
 from harness.run.config import EvalConfig, config_from_run, parse_databases, replace_config
 from harness.run.engine import run_eval
@@ -23,12 +31,14 @@ def add_parser(sub: Subparsers) -> None:
         "(default: reference)",
     )
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="agent@version")
-    parser.add_argument("--tasks", default="all", help="comma list of task ids, or all")
-    parser.add_argument("--samples", type=int, default=1)
+    parser.add_argument(
+        "--tasks", default=DEFAULT_TASKS_SPEC, help="comma list of task ids, or all"
+    )
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--db", default=DB_DEFAULT, help=f"comma list: {DB_CHOICES}")
     add_runtime(parser)
     parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--max-tokens", type=int, default=16000)
+    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -46,7 +56,10 @@ def add_parser(sub: Subparsers) -> None:
         help="stop before model calls could cost more than this (needs a priced model)",
     )
     parser.add_argument(
-        "--jobs", type=int, default=0, help="samples graded at once (default: one per core)"
+        "--jobs",
+        type=int,
+        default=DEFAULT_JOBS,
+        help="samples graded at once (default: one per core)",
     )
     parser.add_argument(
         "--resume",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from harness.cli.common import DB_DEFAULT, Subparsers, add_runtime
+from harness.core.settings import DEFAULT_TASKS_SPEC
 from harness.grading.selftest import selftest_main
 from harness.run.config import parse_databases
 from harness.sandbox.backend import resolve_backend
@@ -12,7 +13,7 @@ from harness.sandbox.backend import resolve_backend
 
 def add_parser(sub: Subparsers) -> None:
     selftest = sub.add_parser("selftest", help="grade every reference and mutant: a matrix")
-    selftest.add_argument("--tasks", default="all")
+    selftest.add_argument("--tasks", default=DEFAULT_TASKS_SPEC)
     selftest.add_argument("--db", default=DB_DEFAULT)
     selftest.add_argument("--mutant", default=None, help="only mutants whose name contains this")
     add_runtime(selftest, default="local")

@@ -11,6 +11,8 @@ results/<run_id>/
         workspace/                  WORKSPACE_DIR (a workspace agent's files)
         files/                      FILES_DIR (the extracted files graded)
         extraction.json             EXTRACTION_FILE
+        transcript.jsonl            AGENT_TRANSCRIPT_FILE (a CLI agent's session, as streamed)
+        session.json                AGENT_SESSION_FILE (its turns, tool calls, tokens, cost)
         <database>/                 one folder per database the sample was graded on
             result.json             RESULT_FILE (the row)
             coverage.json           COVERAGE_FILE
@@ -35,6 +37,8 @@ RESPONSE_FILE = "response.json"
 WORKSPACE_DIR = "workspace"
 FILES_DIR = "files"
 EXTRACTION_FILE = "extraction.json"
+AGENT_TRANSCRIPT_FILE = "transcript.jsonl"
+AGENT_SESSION_FILE = "session.json"
 RESULT_FILE = "result.json"
 COVERAGE_FILE = "coverage.json"
 APP_LOG = "app.log"

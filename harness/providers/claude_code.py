@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.core.errors import HarnessError
+from harness.core.files import AGENT_SESSION_FILE, AGENT_TRANSCRIPT_FILE
+from harness.core.transcript import parse_events
 from harness.providers import claude_code_install
 from harness.providers.base import (
     GenerationRequest,
@@ -59,7 +61,7 @@ from harness.providers.base import (
     register_provider,
 )
 from harness.providers.claude_code_settings import ClaudeCodeSettings
-from harness.providers.claude_code_transcript import LIMIT_REASONS, parse_events, summarise
+from harness.providers.claude_code_transcript import LIMIT_REASONS, summarise
 from harness.providers.command import collect_files
 from harness.providers.limits import provider_slot
 from harness.providers.retry import CallFailure, ProviderError
@@ -259,8 +261,8 @@ class ClaudeCodeProvider(Provider):
             sandboxed=True,
             cost_usd=summary.cost_usd,
             artifacts={
-                "transcript.jsonl": transcript,
-                "session.json": json.dumps(record, indent=2) + "\n",
+                AGENT_TRANSCRIPT_FILE: transcript,
+                AGENT_SESSION_FILE: json.dumps(record, indent=2) + "\n",
             },
         )
 

@@ -11,10 +11,11 @@ and `usage`.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.core.transcript import content_blocks
 
 # How a session stopped by a limit is recorded (ModelResponse.finish_reason).
 LIMIT_REASONS = {"error_max_turns": "max_turns", "error_max_budget_usd": "max_budget"}
@@ -52,28 +53,6 @@ class SessionSummary:
         }
 
 
-def parse_events(stream: str) -> list[dict[str, Any]]:
-    """The JSON events of a stream; lines that are not a JSON object are skipped."""
-    events: list[dict[str, Any]] = []
-    for line in stream.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
-
-
-def _blocks(event: dict[str, Any]) -> list[dict[str, Any]]:
-    message = event.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
-
-
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -83,7 +62,7 @@ def summarise(events: list[dict[str, Any]]) -> SessionSummary:
     calls: Counter[str] = Counter()
     for event in events:
         if event.get("type") == "assistant":
-            for block in _blocks(event):
+            for block in content_blocks(event):
                 if block.get("type") == "tool_use":
                     name = str(block.get("name", "?"))
                     calls[name] += 1

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from harness.core.files import (
+    AGENT_TRANSCRIPT_FILE,
     APP_LOG,
     EXTRACTION_FILE,
     FILES_DIR,
@@ -324,7 +325,7 @@ class _ArtifactReader:
         except (OSError, ValueError):
             pass
         session = agent_session(
-            folder, limits.transcript_chars, self._shown_path(folder / "transcript.jsonl")
+            folder, limits.transcript_chars, self._shown_path(folder / AGENT_TRANSCRIPT_FILE)
         )
         if session is not None:
             sample["session"] = session

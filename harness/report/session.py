@@ -13,28 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-SUMMARY = "session.json"
-TRANSCRIPT = "transcript.jsonl"
+from harness.core.files import AGENT_SESSION_FILE, AGENT_TRANSCRIPT_FILE
+from harness.core.transcript import content_blocks, parse_events
+
+SUMMARY = AGENT_SESSION_FILE
+TRANSCRIPT = AGENT_TRANSCRIPT_FILE
 _SHOWN_INPUT = 600
 _SHOWN_RESULT = 1200
-
-
-def _events(stream: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for line in stream.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
-
-
-def _blocks(event: dict[str, Any]) -> list[dict[str, Any]]:
-    message = event.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
 def _clip(text: str, limit: int) -> str:
@@ -59,14 +44,14 @@ def render(events: list[dict[str, Any]]) -> str:
         if kind == "system" and event.get("subtype") == "init":
             lines.append(f"[session] model {event.get('model')}, cwd {event.get('cwd')}")
         elif kind == "assistant":
-            for block in _blocks(event):
+            for block in content_blocks(event):
                 if block.get("type") == "text" and str(block.get("text", "")).strip():
                     lines.append(f"{indent}assistant: {_clip(str(block['text']), _SHOWN_RESULT)}")
                 elif block.get("type") == "tool_use":
                     shown = _clip(json.dumps(block.get("input", {})), _SHOWN_INPUT)
                     lines.append(f"{indent}tool {block.get('name')}: {shown}")
         elif kind == "user":
-            for block in _blocks(event):
+            for block in content_blocks(event):
                 if block.get("type") == "tool_result":
                     mark = " (error)" if block.get("is_error") else ""
                     text = _clip(_result_text(block), _SHOWN_RESULT)
@@ -88,7 +73,7 @@ def agent_session(folder: Path, limit: int, shown_path: str) -> dict[str, Any] |
     if not isinstance(summary, dict):
         return None
     try:
-        transcript = render(_events((folder / TRANSCRIPT).read_text(encoding="utf-8")))
+        transcript = render(parse_events((folder / TRANSCRIPT).read_text(encoding="utf-8")))
     except OSError:
         transcript = ""
     note = None
