@@ -104,6 +104,11 @@ class Grader:
     needs_live_app: ClassVar[bool]
     coverage_scaled: ClassVar[bool]
     data_files: ClassVar[tuple[Path, ...]]
+    # Optional: a grader that sends its own traffic to the app (fuzz, security) starts
+    # from a fresh app on a fresh database, after the hidden tests and the static graders,
+    # so what it finds never depends on what they left behind; `coverage` is measured
+    # before the first of them. A `fresh_app` grader that cannot run is a high finding.
+    fresh_app: ClassVar[bool] = False
 
     def grade(self, context: GradingContext) -> GradeResult:
         raise NotImplementedError

@@ -749,6 +749,7 @@ class FuzzGrader(Grader):
     # extreme input left to robustness, neutral traffic, redirects followed.
     version = "3"
     needs_live_app = True
+    fresh_app = True
     weight = 1.0
     order = 60  # on a fresh app, after the hidden tests and the static graders
     coverage_scaled = False

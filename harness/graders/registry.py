@@ -44,6 +44,7 @@ class Registry:
     versions: dict[str, str]  # name -> cache version (code version + data digest)
     weights: dict[str, float]
     coverage_scaled: frozenset[str]
+    fresh_app: frozenset[str]
     default_order: tuple[str, ...]
 
 
@@ -83,6 +84,7 @@ def build_registry(classes: list[type[Grader]]) -> Registry:
         versions={cls.name: cls.cache_version() for cls in ordered},
         weights={cls.name: float(cls.weight) for cls in ordered},
         coverage_scaled=frozenset(cls.name for cls in ordered if cls.coverage_scaled),
+        fresh_app=frozenset(cls.name for cls in ordered if cls.fresh_app),
         default_order=tuple(cls.name for cls in ordered),
     )
 
@@ -115,6 +117,11 @@ def grader_weights() -> dict[str, float]:
 def coverage_scaled_graders() -> frozenset[str]:
     """The graders `overall` counts as score x contract coverage."""
     return registry().coverage_scaled
+
+
+def fresh_app_graders() -> frozenset[str]:
+    """The graders that start from a fresh app and database (declared `fresh_app`)."""
+    return registry().fresh_app
 
 
 def default_grader_order() -> tuple[str, ...]:

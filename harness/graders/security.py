@@ -1053,6 +1053,7 @@ class SecurityGrader(Grader):
     # 4: a wall-clock safety cap (120 s) instead of a 20 s budget; a cut run is marked
     version = "4"
     needs_live_app = True
+    fresh_app = True
     weight = 2.0  # an exploitable backend is worse than a broken one
     order = 70
     coverage_scaled = False

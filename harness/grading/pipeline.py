@@ -21,7 +21,12 @@ from harness.core.tasks import Task
 from harness.graders.base import GradingContext
 from harness.graders.contract import ContractCoverage, measure_coverage
 from harness.graders.probes.client import ProbeClient
-from harness.graders.registry import default_grader_order, grader_version, registered_graders
+from harness.graders.registry import (
+    default_grader_order,
+    fresh_app_graders,
+    grader_version,
+    registered_graders,
+)
 from harness.grading.scoring import correct_and_secure, overall_score
 from harness.sandbox.databases import DatabaseServer, SampleDatabase, server_alive
 from harness.sandbox.readiness import BootOutcome
@@ -33,9 +38,6 @@ from harness.sandbox.runtime import CandidateApp, Runtime
 DEFAULT_GRADERS = default_grader_order()
 # What proves a task (selftest, task proofs): the hidden tests decide a mutant.
 PROOF_GRADERS = ("boot", "functional", "robustness")
-# These start from a fresh app on a fresh database (after the hidden tests and the
-# static graders), so their traffic meets the same state on every grade.
-FRESH_APP_GRADERS = frozenset({"fuzz", "security"})
 # Grades of a run's candidate: each infra failure retried, up to this many attempts.
 INFRA_ATTEMPTS = 3
 # Requests the coverage measurement may send (one per contract operation, and the doc).
@@ -215,11 +217,11 @@ def _grade_once(run: CandidateRun) -> SampleResult:
         rebooted = False
         grades: list[GradeResult] = []
         for name in run.graders:
-            if name in FRESH_APP_GRADERS and coverage is None:
+            if name in fresh_app_graders() and coverage is None:
                 # Measured after the hidden tests (its plain requests must not meet them),
                 # before the graders that score per operation.
                 coverage = _coverage_of(run, sample, boot)
-            if name in FRESH_APP_GRADERS and boot.ok and not rebooted:
+            if name in fresh_app_graders() and boot.ok and not rebooted:
                 # The probing graders start from a fresh app and database: what they
                 # find must not depend on what the hidden tests left behind.
                 rebooted = True
@@ -373,7 +375,7 @@ def _run_grader(
                     check="not-run",
                     # A probing grader that could not run found nothing: the row cannot
                     # count as secure (a high finding), whatever the hidden tests said.
-                    severity="high" if name in FRESH_APP_GRADERS else "info",
+                    severity="high" if grader.fresh_app else "info",
                     message="not run: the app did not boot",
                     evidence=context.boot_error or "",
                 )
