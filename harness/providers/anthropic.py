@@ -111,7 +111,7 @@ class AnthropicProvider(Provider):
         self.client = anthropic.Anthropic(
             api_key=api_key or require_api_key(KEY_VARIABLE, self.name),
             base_url=base_url,
-            max_retries=0,  # the harness's policy is the only one (harness/agents/retry.py)
+            max_retries=0,  # the harness's policy is the only one (harness/providers/retry.py)
             timeout=self.timeout,
         )
         self.endpoint = str(self.client.base_url)

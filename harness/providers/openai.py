@@ -3,7 +3,7 @@
 The key comes from OPENAI_API_KEY. `max_completion_tokens` is sent (the only limit the
 reasoning models accept; it counts their reasoning tokens too), and temperature only
 when set, since reasoning models reject any other value. `OpenAIChatProvider` also
-serves `openai-compatible:` (harness/agents/openai_compatible.py).
+serves `openai-compatible:` (harness/providers/openai_compatible.py).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class OpenAIChatProvider(Provider):
         self.client = openai.OpenAI(
             api_key=api_key or require_api_key(KEY_VARIABLE, name),
             base_url=base_url,
-            max_retries=0,  # the harness's policy is the only one (harness/agents/retry.py)
+            max_retries=0,  # the harness's policy is the only one (harness/providers/retry.py)
             timeout=self.timeout,
         )
         self.endpoint = str(self.client.base_url)
