@@ -177,6 +177,7 @@ def smoke_check(
     The app's log goes to `folder`/app.log. InfrastructureError when the harness's own
     parts fail (the database server)."""
     plan = task.smoke_plan
+    folder.mkdir(parents=True, exist_ok=True)
     run = CandidateRun(
         task=task,
         files=files,
