@@ -21,10 +21,14 @@ from fakes.llm_server import FakeModelServer, json_reply, openai_completion
 from harness.core.extract import render_files_as_response
 from harness.core.files import FEEDBACK_FILE, PROMPT_FILE, RESULTS_FILE, RUN_FILE
 from harness.core.prompts import load_agent
-from harness.core.records import SampleResult
+from harness.core.records import BootRecord, SampleResult
+from harness.core.run_record import RunRecord
+from harness.core.store import RunStore
 from harness.core.tasks import load_task
 from harness.providers import Exchange, GenerationParams, GenerationRequest, Provider
 from harness.providers.cache import CACHE_FORMAT, cache_key
+from harness.report.frame import load_results, load_runs
+from harness.report.leaderboard import build_leaderboard
 from harness.run.generation import plan_run_cost
 
 MISSING_MODULE = "no_such_module_in_round_one"
@@ -216,3 +220,49 @@ def test_an_agent_that_cannot_take_feedback_is_refused(
     assert refused.returncode == 2
     assert "--rounds above 1 is not supported by the 'command' provider" in refused.stderr
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def _write_run(root: Path, run_id: str, rounds: dict[int, float], model: str) -> None:
+    """A run folder whose user-crud sample scored `rounds[k]` overall in round k."""
+    store = RunStore(root / run_id)
+    store.write_run_record(RunRecord(run_id=run_id, status="complete"))
+    for number, overall in rounds.items():
+        functional = 1.0 if overall == 1.0 else 0.0
+        store.append_result(
+            SampleResult(
+                task="user-crud",
+                sample=0,
+                database="postgres",
+                boot=BootRecord(ok=True, seconds=1.0),
+                scores={"functional": functional, "overall": overall},
+                findings=[],
+                run_id=run_id,
+                model=model,
+                prompt="agent@v1",
+                round=number,
+            )
+        )
+
+
+def test_the_leaderboard_shows_the_last_round_and_the_score_by_round(tmp_path: Path) -> None:
+    _write_run(tmp_path, "two-rounds", {1: 0.2, 2: 1.0}, "model-a")
+    _write_run(tmp_path, "before-rounds", {1: 0.5}, "model-b")
+    lines = (tmp_path / "before-rounds" / RESULTS_FILE).read_text()
+    assert '"round"' not in lines  # a one-round row is written as before rounds existed
+    results = load_results(tmp_path)
+    shown = {(r.model, r.round): r for r in results.frame.itertuples()}
+    assert sorted(shown) == [("model-a", 2), ("model-b", 1)]  # the last round by default
+    assert shown[("model-a", 2)].passed == 1.0
+    assert results.all_rounds is not None and len(results.all_rounds) == 3
+    table = results.rounds_table()
+    assert [(r.model, r.round, r.overall, r.rows) for r in table.itertuples()] == [
+        ("model-a", 1, 0.2, 1),
+        ("model-a", 2, 1.0, 1),
+    ]
+    html = build_leaderboard(results, resamples=50).html
+    assert 'id="by-round"' in html
+    by_round = html.split('id="by-round"')[1].split("</table>")[0]
+    assert "model-a" in by_round and "model-b" not in by_round
+    assert "0.20" in by_round and "1.00" in by_round
+    single = build_leaderboard(load_runs([tmp_path / "before-rounds"]), resamples=50).html
+    assert 'id="by-round"' not in single
