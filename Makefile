@@ -21,12 +21,16 @@ NO_CACHE ?=
 TEMPERATURE ?=
 MAX_TOKENS ?=
 SEED ?=
+# ROUNDS=N: N answers per sample, each graded; the model sees the boot log and a smoke
+# check between them (README, "Rounds").
+ROUNDS ?=
 # make nightly: the nightly.yaml to use, and BLESS=1 to bless tonight's runs afterwards.
 CONFIG ?= nightly.yaml
 BLESS ?=
 EVAL_FLAGS = $(if $(MAX_COST),--max-cost $(MAX_COST)) $(if $(NO_CACHE),--no-cache) \
 	$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
-	$(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) $(if $(SEED),--seed $(SEED))
+	$(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) $(if $(SEED),--seed $(SEED)) \
+	$(if $(ROUNDS),--rounds $(ROUNDS))
 
 .PHONY: setup system-deps browser-deps runtime docker images claude-code eval report compare nightly test lint typecheck bench clean
 

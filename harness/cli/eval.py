@@ -35,6 +35,13 @@ def add_parser(sub: Subparsers) -> None:
         "--tasks", default=DEFAULT_TASKS_SPEC, help="comma list of task ids, or all"
     )
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="answers per sample, each graded; between them the model sees the boot log "
+        "and the task's smoke check (default 1)",
+    )
     parser.add_argument("--db", default=DB_DEFAULT, help=f"comma list: {DB_CHOICES}")
     add_runtime(parser)
     parser.add_argument("--temperature", type=float, default=None)
@@ -102,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         grade_cache=not args.no_grade_cache,
         response_cache=not args.no_cache,
         max_cost=args.max_cost,
+        rounds=args.rounds,
     )
     run_eval(config)
     return report_after(args)

@@ -21,7 +21,13 @@ results/<run_id>/
             grade-<grader>.json     grade_file(grader)
             hidden-tests.json       test_report(HIDDEN_TESTS), and test_log's .log
             robustness-tests.json   test_report(ROBUSTNESS_TESTS), and test_log's .log
+        feedback.md                 FEEDBACK_FILE (with --rounds: what the model is shown next)
+        feedback/app.log            FEEDBACK_DIR, APP_LOG (the app booted for the smoke check)
+        round-<k>/                  round_folder(sample_dir, k): round k >= 2, laid out
+                                    like the sample folder (round 1 is the sample folder
+                                    itself, so runs before --rounds load unchanged)
 results/grades/<stamp>-<task>/      GRADES_DIR: `harness grade`'s folders
+tasks/<id>/smoke.yaml               SMOKE_FILE: the task's public smoke check
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ COVERAGE_FILE = "coverage.json"
 APP_LOG = "app.log"
 PROBED_APP_LOG = "app-probed.log"
 GRADES_DIR = "grades"
+FEEDBACK_FILE = "feedback.md"
+FEEDBACK_DIR = "feedback"
+ROUND_PREFIX = "round-"
+SMOKE_FILE = "smoke.yaml"
 # The stems of the hidden tests' reports (per-test outcomes, and pytest's output).
 HIDDEN_TESTS = "hidden-tests"
 ROBUSTNESS_TESTS = "robustness-tests"
@@ -70,3 +80,9 @@ def regrade_backup(stamp: str) -> str:
 def sample_folder(root: Path, task_id: str, sample: int) -> Path:
     """A sample's folder in the run folder `root` (not created)."""
     return root / SAMPLES_DIR / task_id / str(sample)
+
+
+def round_folder(sample_dir: Path, round_number: int) -> Path:
+    """Where round `round_number` of a sample lives: the sample folder for round 1,
+    `round-<k>/` inside it after."""
+    return sample_dir if round_number <= 1 else sample_dir / f"{ROUND_PREFIX}{round_number}"

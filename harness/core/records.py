@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 
@@ -92,6 +98,19 @@ class SampleResult(BaseModel):
     # The server that graded the row, `<engine> <version>` (`mariadb 10.11.6`,
     # `mysql 8.4.0`, `postgres 15.8`): MySQL and MariaDB are reported apart.
     database_engine: str | None = None
+    # Which answer of the sample (`--rounds`): 1 is the first. Written only from round 2
+    # on, so a one-round row is exactly what it was before rounds existed, and a row
+    # without it (every older run) is round 1.
+    round: int = 1
+
+    @model_serializer(mode="wrap")
+    def _omit_first_round(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("round") == 1:
+            del data["round"]
+        return data
 
     def is_correct_and_secure(self) -> bool | None:
         """The stored flag; for a row written before it was stored, the same rule applied

@@ -31,6 +31,7 @@ class RunConfigRecord(_Record):
     params: dict[str, Any] | None = None  # GenerationParams
     max_cost_usd: float | None = None
     response_cache: bool = True
+    rounds: int = 1  # answers per sample (`--rounds`); absent in older runs: 1
 
     def missing(self, names: tuple[str, ...]) -> list[str]:
         """Which of `names` the stored record did not say (or said as null)."""

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.core.failpoints import failpoint
-from harness.core.files import RESULTS_FILE, RUN_FILE, sample_folder
+from harness.core.files import RESULTS_FILE, RUN_FILE, round_folder, sample_folder
 from harness.core.records import SampleResult
 from harness.core.run_record import RunRecord
 
@@ -40,13 +40,14 @@ class RunStore:
     def results_path(self) -> Path:
         return self.root / RESULTS_FILE
 
-    def sample_dir(self, task_id: str, sample: int) -> Path:
-        path = sample_folder(self.root, task_id, sample)
+    def sample_dir(self, task_id: str, sample: int, round_number: int = 1) -> Path:
+        """A sample's folder (round 1), or its `round-<k>/` folder for a later round."""
+        path = round_folder(sample_folder(self.root, task_id, sample), round_number)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def database_dir(self, task_id: str, sample: int, database: str) -> Path:
-        path = self.sample_dir(task_id, sample) / database
+    def database_dir(self, task_id: str, sample: int, database: str, round_number: int = 1) -> Path:
+        path = self.sample_dir(task_id, sample, round_number) / database
         path.mkdir(parents=True, exist_ok=True)
         return path
 

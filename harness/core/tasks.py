@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.core.errors import HarnessError, InputFileError, describe_validation_error
 from harness.core.settings import TASKS_DIR
+from harness.core.smoke import SmokePlan, load_smoke_plan, smoke_path
 
 # A task's grading data, read by the graders and never shown to an agent. Every task has
 # each file: a task without one is refused when it is loaded, naming the missing file.
@@ -168,6 +169,12 @@ class Task:
             needs_jwt_secret=self.spec.needs_jwt_secret,
         )
 
+    @cached_property
+    def smoke_plan(self) -> SmokePlan:
+        """The public smoke check (`smoke.yaml`), validated against the contract; an
+        error naming the file when it is missing or malformed."""
+        return load_smoke_plan(smoke_path(self.root), self.id, self.contract_operations())
+
     def reference_files(self) -> dict[str, str]:
         return read_python_tree(self.reference_dir)
 
@@ -224,6 +231,8 @@ class Task:
     def _digest_files(self) -> str:
         digest = hashlib.sha256()
         for path in source_files(self.root):
+            if path == smoke_path(self.root):
+                continue  # public feedback between rounds, never graded
             digest.update(path.relative_to(self.root).as_posix().encode())
             digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
@@ -286,6 +295,8 @@ def load_task(task_id: str, tasks_dir: Path = TASKS_DIR) -> Task:
             )
     task = Task(root, spec)
     task.contract_document  # noqa: B018 - validate it now, naming the file, not mid-run
+    if smoke_path(root).exists():
+        task.smoke_plan  # noqa: B018 - needed only with --rounds, but never malformed
     return task
 
 

@@ -5,6 +5,7 @@ every one resolvable."""
 
 from harness.providers import command, reference, replay
 from harness.providers.base import (
+    Exchange,
     GenerationParams,
     GenerationRequest,
     ModelResponse,
@@ -13,6 +14,7 @@ from harness.providers.base import (
     WrappedProvider,
     is_cacheable,
     is_metered,
+    is_multi_round,
     register_lazy_provider,
     register_provider,
     registered_providers,
@@ -26,6 +28,7 @@ register_lazy_provider("openai-compatible", "harness.providers.openai_compatible
 register_lazy_provider("claude-code", "harness.providers.claude_code")
 
 __all__ = [
+    "Exchange",
     "GenerationParams",
     "GenerationRequest",
     "ModelResponse",
@@ -37,6 +40,7 @@ __all__ = [
     "command",
     "is_cacheable",
     "is_metered",
+    "is_multi_round",
     "reference",
     "register_lazy_provider",
     "register_provider",

@@ -95,6 +95,7 @@ class AnthropicProvider(Provider):
     A paid API: cached and capped (the base class's defaults)."""
 
     name = "anthropic"
+    multi_round = True  # the earlier rounds are sent as the conversation
 
     def __init__(
         self,
@@ -123,7 +124,7 @@ class AnthropicProvider(Provider):
                 model=self.model,
                 max_tokens=request.params.max_tokens,
                 system=request.system_prompt,
-                messages=[{"role": "user", "content": request.user_message}],
+                messages=request.conversation(),  # type: ignore[arg-type]
                 # This SDK no longer has a `temperature` argument (current models reject
                 # one); older models still take it, so a set value goes in the body.
                 extra_body=None if temperature is None else {"temperature": temperature},

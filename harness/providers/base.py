@@ -25,6 +25,15 @@ class GenerationParams(BaseModel):
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One earlier round of a conversation (`--rounds`): the model's answer, then the
+    feedback it was shown (what a developer sees: boot log and smoke check)."""
+
+    answer: str
+    feedback: str
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """What a provider is asked: one task, one sample. The task id lets the offline
     providers (reference, replay) find their answer; real models see only the prompts."""
@@ -38,6 +47,22 @@ class GenerationRequest:
     # themselves (`claude-code:` installs it as a Claude Code subagent).
     agent_name: str | None = None
     agent_file: str | None = None
+    # Earlier rounds, oldest first (empty in round 1): a chat provider sends them as the
+    # conversation before this answer, then the last feedback as the user's next message.
+    history: tuple[Exchange, ...] = ()
+
+    @property
+    def round(self) -> int:
+        return len(self.history) + 1
+
+    def conversation(self) -> list[dict[str, str]]:
+        """The user and assistant turns, in order: the task, then per earlier round the
+        answer and its feedback. A one-round request is the task alone."""
+        turns = [{"role": "user", "content": self.user_message}]
+        for exchange in self.history:
+            turns.append({"role": "assistant", "content": exchange.answer})
+            turns.append({"role": "user", "content": exchange.feedback})
+        return turns
 
 
 # finish_reason values of an answer stopped by a limit rather than finished.
@@ -73,6 +98,9 @@ class Provider:
     - `cacheable`: may its answers be stored and replayed (harness/providers/cache.py)?
     - `metered`: does a call cost money, so `--max-cost` applies (harness/providers/pricing.py)?
     - `endpoint`: where its calls go (part of the response cache key; None: nowhere).
+    - `multi_round`: can it answer a round after the first (`--rounds N`), given the
+      conversation so far (`GenerationRequest.history`)? Off by default: a provider that
+      would ignore the feedback is refused rather than asked the same question again.
     """
 
     name: str
@@ -80,6 +108,7 @@ class Provider:
     cacheable: bool = True
     metered: bool = True
     endpoint: str | None = None
+    multi_round: bool = False
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
         raise NotImplementedError
@@ -105,6 +134,11 @@ def is_metered(provider: object) -> bool:
     return bool(declaration(provider, "metered"))
 
 
+def is_multi_round(provider: object) -> bool:
+    """Can it answer rounds after the first (`--rounds N`)?"""
+    return bool(declaration(provider, "multi_round"))
+
+
 def endpoint_of(provider: object) -> str | None:
     value = declaration(provider, "endpoint")
     return None if value is None else str(value)
@@ -121,6 +155,7 @@ class WrappedProvider(Provider):
         self.endpoint = endpoint_of(inner)
         self.cacheable = is_cacheable(inner)
         self.metered = is_metered(inner)
+        self.multi_round = is_multi_round(inner)
 
     def generate(self, request: GenerationRequest) -> ModelResponse:
         return self.inner.generate(request)

@@ -2,10 +2,12 @@
 
 The key is the sha256 of a canonical JSON of everything that decides an answer: the
 provider, its endpoint, the model, the system prompt, the user prompt, the sampling
-parameters and the sample index (so SAMPLES=5 asks five times, and asks the same five
-times again on a re-run). Not the run id: a changed prompt is a new key, never a stale
-hit. Only answers are stored; a failed call raises through and leaves nothing behind.
-Entries are touched when read, so `prune` removes what has not been used lately.
+parameters, the sample index (so SAMPLES=5 asks five times, and asks the same five
+times again on a re-run) and, from round 2 of `--rounds`, the conversation so far (each
+earlier answer and the feedback shown after it). Not the run id: a changed prompt is a
+new key, never a stale hit. Only answers are stored; a failed call raises through and
+leaves nothing behind. Entries are touched when read, so `prune` removes what has not
+been used lately.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def cache_key(provider: Provider, request: GenerationRequest) -> str:
         "params": request.params.model_dump(mode="json"),
         "sample": request.sample,
     }
+    if request.history:  # a later round: the conversation so far decides the answer
+        material["history"] = [[e.answer, e.feedback] for e in request.history]
     if provider.name in AGENT_FILE_PROVIDERS:  # they read the whole file, front matter too
         material["agent_file"] = request.agent_file
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -84,6 +84,8 @@ class OpenAIChatProvider(Provider):
     """One Chat Completions call per sample, under the harness's retry policy.
     A paid API: cached and capped (the base class's defaults)."""
 
+    multi_round = True  # the earlier rounds are sent as the conversation
+
     def __init__(
         self,
         model: str,
@@ -117,7 +119,7 @@ class OpenAIChatProvider(Provider):
                 model=self.model,
                 messages=[
                     {"role": "system", "content": request.system_prompt},
-                    {"role": "user", "content": request.user_message},
+                    *request.conversation(),  # type: ignore[list-item]
                 ],
                 max_completion_tokens=limit
                 if self.limit_parameter == "max_completion_tokens"

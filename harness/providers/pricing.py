@@ -133,7 +133,9 @@ def worst_case_cost(
 
 
 def _request_chars(request: GenerationRequest) -> int:
-    return len(request.system_prompt) + len(request.user_message)
+    """Everything the call sends: the system prompt and the whole conversation (a later
+    round of `--rounds` resends the earlier answers and their feedback)."""
+    return len(request.system_prompt) + sum(len(t["content"]) for t in request.conversation())
 
 
 def _no_price(model: str) -> HarnessError:

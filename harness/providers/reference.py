@@ -19,6 +19,7 @@ class ReferenceProvider(Provider):
     # Offline: the answer is a file that may change under the same prompt, and free.
     cacheable = False
     metered = False
+    multi_round = True  # the gold answer, every round
 
     def __init__(self, tasks_dir: Path = TASKS_DIR) -> None:
         self.tasks_dir = tasks_dir

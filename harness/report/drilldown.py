@@ -29,6 +29,7 @@ from harness.core.files import (
     HIDDEN_TESTS,
     RESPONSE_TEXT_FILE,
     ROBUSTNESS_TESTS,
+    round_folder,
     sample_folder,
     test_report,
 )
@@ -163,7 +164,8 @@ class _ArtifactReader:
         run_dir = self.results.run_dirs.get(str(record["run_id"]))
         if run_dir is None:
             return None
-        return sample_folder(run_dir, str(record["task"]), int(record["sample"]))
+        sample = sample_folder(run_dir, str(record["task"]), int(record["sample"]))
+        return round_folder(sample, int(record.get("round", 1)))
 
     def _shown_path(self, path: Path) -> str:
         root = self.results.root
@@ -227,7 +229,8 @@ class _ArtifactReader:
             "log": log,
             "log_note": log_note,
             "path": where,
-            "sample_ref": f"{record['run_id']}/{record['task']}/{record['sample']}",
+            "sample_ref": f"{record['run_id']}/{record['task']}/{record['sample']}"
+            + (f"/round-{record['round']}" if int(record.get("round", 1)) > 1 else ""),
         }
 
     def _failing_tests(

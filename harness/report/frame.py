@@ -6,7 +6,12 @@ Columns: `model`, `prompt`, `run_id`, `task`, `sample`, `database`, `infra` (boo
 `score:overall` (NaN where a grader did not run), `passed` and `secure` (1.0, 0.0, or
 NaN when undefined), `hidden_passed`, `hidden_total`, `failed_tests` (names, or None
 when the hidden tests did not run), `findings` (`Finding`s), `grade_seconds`, and per
-sample `input_tokens`, `output_tokens`, `cached_tokens`, `cost_usd`, `gen_seconds`.
+sample `input_tokens`, `output_tokens`, `cached_tokens`, `cost_usd`, `gen_seconds`, and
+`round` (which answer of the sample, `--rounds`; 1 for every run before rounds).
+
+`ResultSet.frame` holds each run's last round only (the default view: what the model
+ended with, so every table, comparison and baseline reads one row per sample x
+database as before); `ResultSet.all_rounds` holds every round, for the score by round.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.core.files import RESPONSE_FILE, RESULTS_FILE, RUN_FILE, SAMPLES_DIR
+from harness.core.files import RESPONSE_FILE, RESULTS_FILE, ROUND_PREFIX, RUN_FILE, SAMPLES_DIR
 from harness.core.records import CORRECTNESS_GRADER, SampleResult
 from harness.core.run_record import ResponseRecord, RunRecord
 from harness.core.store import RunStore
@@ -41,6 +46,8 @@ class ResultSet:
     graders: tuple[str, ...]
     run_dirs: dict[str, Path]
     root: Path | None = None
+    # Every round's rows (the same columns); `frame` is the last round of each run.
+    all_rounds: pd.DataFrame | None = None
 
     @property
     def empty(self) -> bool:
@@ -49,7 +56,22 @@ class ResultSet:
     def select(self, mask: pd.Series[bool]) -> ResultSet:
         frame = self.frame[mask].reset_index(drop=True)
         graders = tuple(g for g in self.graders if frame[f"score:{g}"].notna().any())
-        return ResultSet(frame, graders, self.run_dirs, self.root)
+        return ResultSet(frame, graders, self.run_dirs, self.root, self.all_rounds)
+
+    def rounds_table(self) -> pd.DataFrame:
+        """Score by round per model and prompt, for runs of more than one round: mean
+        overall, pass rate and rows per round (infrastructure rows left out)."""
+        frame = self.all_rounds
+        if frame is None or frame.empty or frame["round"].max() <= 1:
+            return pd.DataFrame(columns=["model", "prompt", "round", "overall", "pass", "rows"])
+        multi = frame.groupby("run_id")["round"].transform("max") > 1
+        scored = frame[multi & ~frame["infra"].astype(bool)]
+        table = scored.groupby(["model", "prompt", "round"], sort=True).agg(
+            overall=("score:overall", "mean"),
+            passed=("passed", "mean"),
+            rows=("task", "size"),
+        )
+        return table.reset_index().rename(columns={"passed": "pass"})
 
 
 def find_run_dirs(results_dir: Path) -> list[Path]:
@@ -74,22 +96,27 @@ def load_runs(run_dirs: Iterable[Path], root: Path | None = None) -> ResultSet:
     for folder in run_dirs:
         defaults = _run_defaults(folder)
         samples = os.path.join(folder, SAMPLES_DIR)
-        usage: dict[tuple[str, int], dict[str, float]] = {}
+        usage: dict[tuple[str, int, int], dict[str, float]] = {}
         for result in RunStore(folder).results():
             run_id = result.run_id or folder.name
             folders.setdefault(run_id, folder)
-            key = (result.task, result.sample)
+            key = (result.task, result.sample, result.round)
             if key not in usage:
                 # os.path, not pathlib: this runs once per sample, 5,000 times a page.
-                where = os.path.join(samples, result.task, str(result.sample), RESPONSE_FILE)
-                usage[key] = read_usage(where)
+                where = os.path.join(samples, result.task, str(result.sample))
+                if result.round > 1:
+                    where = os.path.join(where, f"{ROUND_PREFIX}{result.round}")
+                usage[key] = read_usage(os.path.join(where, RESPONSE_FILE))
             records.append(_record(result, run_id, defaults, usage[key]))
     graders = sorted({name for record in records for name in record["scores"]} - {"overall"})
     if any(record["coverage"] is not None for record in records):
         # Not a grader, but averaged and bootstrapped like one: the share of the
         # contract's operations the app implements.
         graders.append(COVERAGE)
-    return ResultSet(_frame(records, graders), tuple(graders), folders, root)
+    every = _frame(records, graders)
+    last = every.groupby("run_id")["round"].transform("max") if len(every) else every["round"]
+    frame = every[every["round"] == last].reset_index(drop=True)
+    return ResultSet(frame, tuple(graders), folders, root, every)
 
 
 def _run_defaults(folder: Path) -> dict[str, str]:
@@ -166,6 +193,7 @@ def _record(
         else None,
         "findings": result.findings,
         "grade_seconds": _number(result.timings.get("total")),
+        "round": result.round,
         **usage,
     }
 
@@ -213,6 +241,7 @@ def _frame(records: list[dict[str, Any]], graders: list[str]) -> pd.DataFrame:
         "failed_tests",
         "findings",
         "grade_seconds",
+        "round",
         *USAGE_COLUMNS,
     ]
     return pd.DataFrame.from_records(records, columns=columns)

@@ -106,6 +106,21 @@ def _infra_rows(results: ResultSet) -> list[dict[str, Any]]:
     ]
 
 
+def _round_rows(results: ResultSet) -> list[dict[str, Any]]:
+    """The score by round of each model and prompt that ran more than one round."""
+    table = results.rounds_table()
+    return [
+        {
+            "label": group_label(r["model"], r["prompt"]),
+            "round": int(r["round"]),
+            "overall": r["overall"],
+            "pass": r["pass"],
+            "rows": int(r["rows"]),
+        }
+        for r in _records(table)
+    ]
+
+
 def _unsandboxed(results: ResultSet) -> int:
     frame = results.frame
     if not len(frame):
@@ -164,6 +179,7 @@ def build_leaderboard(
         runs=_runs(results),
         infra_rows=_infra_rows(results),
         unsandboxed=_unsandboxed(results),
+        round_rows=_round_rows(results),
         weights=_weights(),
         trend=trend_charts(history),
         nights=len(history),

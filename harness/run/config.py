@@ -44,6 +44,7 @@ class EvalConfig:
     response_cache: bool = True  # --no-cache turns it off
     cache_dir: Path | None = None  # default <CACHE_DIR>/responses
     max_cost: float | None = None  # USD; --max-cost
+    rounds: int = 1  # answers per sample, each graded (--rounds)
 
 
 def default_jobs() -> int:
@@ -89,6 +90,7 @@ def config_from_run(results_dir: Path, run_id: str) -> EvalConfig:
             run_id=run_id,
             max_cost=stored.max_cost_usd,
             response_cache=stored.response_cache,
+            rounds=stored.rounds,
         )
     except FileNotFoundError as exc:
         raise HarnessError(f"cannot resume {run_id!r}: no {path}") from exc

@@ -26,13 +26,21 @@ from harness.core.store import RunStore
 from harness.core.tasks import Task, load_tasks
 from harness.grading.integrity import SourceIntegrity
 from harness.grading.pipeline import infra_row
-from harness.providers import Provider, registered_providers, resolve_provider
+from harness.providers import (
+    Exchange,
+    ModelResponse,
+    Provider,
+    is_multi_round,
+    registered_providers,
+    resolve_provider,
+)
 from harness.providers.aliases import expand_model_spec
 from harness.providers.cache import ResponseCache, with_cache
 from harness.providers.limits import concurrency_limit
 from harness.providers.pricing import BudgetedProvider, CostCapReached, CostTracker
 from harness.run.config import EvalConfig, default_jobs, make_run_id
 from harness.run.executor import Executor, ThreadExecutor
+from harness.run.feedback import round_feedback
 from harness.run.generation import Generation, graded_text, plan_run_cost, store_extraction
 from harness.run.grade_cache import GradeCache
 from harness.run.jobs import GradingJob, make_jobs
@@ -50,6 +58,8 @@ class EvalRun:
     def __init__(self, config: EvalConfig, provider: Provider | None = None) -> None:
         if config.samples < 1:
             raise HarnessError(f"SAMPLES must be at least 1 (got {config.samples})")
+        if config.rounds < 1:
+            raise HarnessError(f"ROUNDS must be at least 1 (got {config.rounds})")
         self.jobs = config.jobs or default_jobs()
         self.runtime_name = resolve_backend(config.runtime)
         self.runtime_info: dict[str, str] = {}
@@ -65,6 +75,8 @@ class EvalRun:
             raise HarnessError("no tasks selected")
         model_provider = provider or resolve_provider(config.model)
         self.model_provider = model_provider
+        if config.rounds > 1:
+            check_rounds(model_provider, config.model, self.tasks)
         self.cost_plan = plan_run_cost(
             model_provider,
             config.model,
@@ -73,6 +85,7 @@ class EvalRun:
             self.tasks,
             config.samples,
             config.params,
+            config.rounds,
         )
         self.cost = CostTracker(config.max_cost if self.cost_plan else None)
         cache = None
@@ -103,17 +116,20 @@ class EvalRun:
         if (self.store.root / RUN_FILE).exists():
             check_resumable(self)
         finished = {
-            (r.task, r.sample, r.database)
+            (r.task, r.sample, r.round, r.database)
             for r in self.store.compact(lambda row: row.infra_error is None)
         }
         units = [(task, sample) for task in self.tasks for sample in range(self.config.samples)]
-        total = len(units) * len(self.config.databases)
+        rounds = range(1, self.config.rounds + 1)
+        total = len(units) * len(rounds) * len(self.config.databases)
         stack = ExitStack()
         runtime, source = self._open_runtime(stack)
         with stack, RunProgress(total, already_done=len(finished)) as progress:
             progress.log(
                 f"run {self.run_id}: {len(self.tasks)} task(s) x {self.config.samples} "
-                f"sample(s) x {len(self.config.databases)} database(s), model "
+                f"sample(s) x {len(self.config.databases)} database(s)"
+                + (f" x {self.config.rounds} rounds" if self.config.rounds > 1 else "")
+                + ", model "
                 f"{self.config.model}, prompt {self.agent.ref}, runtime {self.runtime_name}, "
                 f"{self.jobs} job(s)" + (f", resuming {len(finished)} done" if finished else "")
             )
@@ -124,11 +140,20 @@ class EvalRun:
                     (
                         task,
                         sample,
-                        [k for k in self.config.databases if (task.id, sample, k) not in finished],
+                        {
+                            r: [
+                                k
+                                for k in self.config.databases
+                                if (task.id, sample, r, k) not in finished
+                            ]
+                            for r in rounds
+                        },
                     )
                     for task, sample in units
                 ]
-                self._run_stages([p for p in pending if p[2]], pool, runtime, progress)
+                self._run_stages(
+                    [p for p in pending if any(p[2].values())], pool, runtime, progress
+                )
                 status = "stopped: cost cap reached" if self.stopped else "complete"
                 self.store.write_run_record(run_info(self, pool, runtime, status))
             finally:
@@ -165,7 +190,7 @@ class EvalRun:
 
     def _run_stages(
         self,
-        pending: list[tuple[Task, int, list[str]]],
+        pending: list[tuple[Task, int, dict[int, list[str]]]],
         pool: ServerPool,
         runtime: Runtime,
         progress: RunProgress,
@@ -187,7 +212,7 @@ class EvalRun:
             graded = [
                 graders.submit(self._grade_job, worker, job, progress)
                 for jobs in generators.map_unordered(
-                    lambda unit: self._generate_unit(*unit, progress), pending
+                    lambda unit: self._generate_unit(*unit, pool, runtime, progress), pending
                 )
                 for job in jobs
             ]
@@ -195,33 +220,91 @@ class EvalRun:
                 future.result()
 
     def _generate_unit(
-        self, task: Task, sample: int, kinds: list[str], progress: RunProgress
+        self,
+        task: Task,
+        sample: int,
+        kinds_by_round: dict[int, list[str]],
+        pool: ServerPool,
+        runtime: Runtime,
+        progress: RunProgress,
     ) -> list[GradingJob]:
-        """The response for (task, sample), stored and extracted: one job per database."""
+        """Every round of (task, sample), stored and extracted, one job per database not
+        yet graded. After each round but the last, the answer is booted and smoke-checked
+        and that feedback is the next round's user message (`--rounds`); a resumed run
+        reuses the stored answers and feedback and continues at the first missing round."""
+        jobs: list[GradingJob] = []
+        history: tuple[Exchange, ...] = ()
+        last = max(kinds_by_round)
+        for round_number in sorted(kinds_by_round):
+            kinds = kinds_by_round[round_number]
+            label = f"{task.id} #{sample}" + (f" round {round_number}" if last > 1 else "")
+            response = self._generate_round(task, sample, history, kinds, label, progress)
+            if response is None:
+                return jobs  # stopped (cost cap) or failed: later rounds cannot be asked
+            files, extraction = store_extraction(self.store, task, sample, response, round_number)
+            jobs += make_jobs(
+                task, sample, kinds, files, extraction, graded_text(response), round_number
+            )
+            if round_number == last:
+                break
+            progress.stage("feedback", +1)
+            try:
+                feedback = round_feedback(
+                    self.store,
+                    task,
+                    sample,
+                    round_number,
+                    files,
+                    pool,
+                    self.config.databases[0],
+                    runtime,
+                )
+            except Exception as exc:  # InfrastructureError: the harness's, never the model's
+                progress.log(f"{label}: feedback failed: {exc}")
+                for later, later_kinds in kinds_by_round.items():
+                    if later > round_number:
+                        for kind in later_kinds:
+                            row = infra_row(task, sample, kind, f"round feedback failed: {exc}")
+                            row.round = later
+                            self._record(row, progress)
+                return jobs
+            finally:
+                progress.stage("feedback", -1)
+            history = (*history, Exchange(answer=response.text, feedback=feedback))
+        return jobs
+
+    def _generate_round(
+        self,
+        task: Task,
+        sample: int,
+        history: tuple[Exchange, ...],
+        kinds: list[str],
+        label: str,
+        progress: RunProgress,
+    ) -> ModelResponse | None:
+        """One round's answer; None when the cost cap stopped the run or the provider
+        failed (this round's missing rows then recorded as infra errors)."""
         if self.stopped:
-            return []  # the cost cap was reached: leave the unit for a resume with a higher cap
+            return None  # the cost cap was reached: leave the unit for a resume with a higher cap
         progress.stage("generating", +1)
         try:
-            response = self.generation.generate(task, sample)
+            return self.generation.generate(task, sample, history)
         except CostCapReached as exc:
             if not self.stopped:
                 self.stopped = str(exc)
                 progress.log(f"{exc}: stopping; what finished is kept")
-            return []
+            return None
         except Exception as exc:  # a provider's failure (ProviderError) is never the model's score
-            progress.log(f"{task.id} #{sample}: generation failed: {exc}")
+            progress.log(f"{label}: generation failed: {exc}")
             for kind in kinds:
-                self._record(
-                    infra_row(
-                        task, sample, kind, f"generation failed: {exc.__class__.__name__}: {exc}"
-                    ),
-                    progress,
+                row = infra_row(
+                    task, sample, kind, f"generation failed: {exc.__class__.__name__}: {exc}"
                 )
-            return []
+                row.round = len(history) + 1
+                self._record(row, progress)
+            return None
         finally:
             progress.stage("generating", -1)
-        files, extraction = store_extraction(self.store, task, sample, response)
-        return make_jobs(task, sample, kinds, files, extraction, graded_text(response))
 
     def _grade_job(self, worker: GradingWorker, job: GradingJob, progress: RunProgress) -> None:
         progress.stage("grading", +1)
@@ -245,6 +328,20 @@ class EvalRun:
         result.prompt = self.agent.ref
         self.store.append_result(result)
         progress.row_done(result)
+
+
+def check_rounds(provider: Provider, model: str, tasks: list[Task]) -> None:
+    """`--rounds N > 1` needs a provider that takes the conversation so far, and a public
+    smoke check in every task (loaded now: a missing or malformed one names its file)."""
+    if not is_multi_round(provider):
+        raise HarnessError(
+            f"MODEL={model}: --rounds above 1 is not supported by the {provider.name!r} "
+            "provider (it cannot be given the earlier answers and their feedback); the "
+            "chat providers (anthropic, openai, openai-compatible) and the offline ones "
+            "(reference, replay) can. Run it with --rounds 1."
+        )
+    for task in tasks:
+        task.smoke_plan  # noqa: B018 - raises, naming the file, when missing or malformed
 
 
 def run_eval(config: EvalConfig) -> Path:

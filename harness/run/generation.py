@@ -27,6 +27,7 @@ from harness.core.run_record import ResponseRecord
 from harness.core.store import RunStore, write_json_atomic, write_text_atomic
 from harness.core.tasks import Task
 from harness.providers import (
+    Exchange,
     GenerationParams,
     GenerationRequest,
     ModelResponse,
@@ -34,6 +35,7 @@ from harness.providers import (
     is_metered,
 )
 from harness.providers.pricing import (
+    CHARS_PER_TOKEN,
     CostPlan,
     CostTracker,
     max_cost_per_call,
@@ -68,9 +70,9 @@ def extract_response(response: ModelResponse) -> tuple[dict[str, str], Extractio
 
 
 def store_extraction(
-    store: RunStore, task: Task, sample: int, response: ModelResponse
+    store: RunStore, task: Task, sample: int, response: ModelResponse, round_number: int = 1
 ) -> tuple[dict[str, str], ExtractionRecord]:
-    folder = store.sample_dir(task.id, sample)
+    folder = store.sample_dir(task.id, sample, round_number)
     files, extraction = extract_response(response)
     store.write_files(folder / FILES_DIR, files)
     write_json_atomic(folder / EXTRACTION_FILE, extraction.model_dump())
@@ -83,6 +85,11 @@ def graded_text(response: ModelResponse) -> str | None:
     return response.text if response.files is None else None
 
 
+# The most characters of feedback one round adds to the conversation (log tail, smoke
+# results): what the cost plan assumes for each later round's prompt.
+FEEDBACK_CHARS_ALLOWANCE = 12_000
+
+
 def plan_run_cost(
     provider: Provider,
     model: str,
@@ -91,9 +98,12 @@ def plan_run_cost(
     tasks: list[Task],
     samples: int,
     params: GenerationParams,
+    rounds: int = 1,
 ) -> CostPlan | None:
-    """Check --max-cost against the run's worst case before anything starts. Providers
-    that make no paid call (reference, replay) have nothing to cap."""
+    """Check --max-cost against the run's worst case before anything starts: one call per
+    task, sample and round, each as long as the last round's (the task, then every
+    earlier answer at full max tokens and its feedback). Providers that make no paid call
+    (reference, replay) have nothing to cap."""
     if max_cost is None:
         return None
     if not is_metered(provider):
@@ -103,10 +113,12 @@ def plan_run_cost(
         )
         return None
     prompt_chars = max(len(agent.system_prompt) + len(build_user_message(t.brief())) for t in tasks)
+    later = params.max_tokens * CHARS_PER_TOKEN + FEEDBACK_CHARS_ALLOWANCE
+    prompt_chars += int((rounds - 1) * later)
     plan = plan_cost(
         provider.model,
         max_cost,
-        calls=len(tasks) * samples,
+        calls=len(tasks) * samples * rounds,
         prompt_chars=prompt_chars,
         max_tokens=params.max_tokens,
         per_call=max_cost_per_call(provider),
@@ -126,9 +138,11 @@ class Generation:
     cost: CostTracker
     count: Callable[[str], None]
 
-    def stored_response(self, task: Task, sample: int) -> ModelResponse | None:
+    def stored_response(
+        self, task: Task, sample: int, round_number: int = 1
+    ) -> ModelResponse | None:
         """A response saved by an earlier attempt at this run: never ask the model twice."""
-        folder = self.store.sample_dir(task.id, sample)
+        folder = self.store.sample_dir(task.id, sample, round_number)
         try:
             meta = (folder / RESPONSE_FILE).read_text(encoding="utf-8")
             text = (folder / RESPONSE_TEXT_FILE).read_text(encoding="utf-8")
@@ -140,8 +154,13 @@ class Generation:
             return None
         return response.model_copy(update={"text": text})
 
-    def generate(self, task: Task, sample: int) -> ModelResponse:
-        stored = self.stored_response(task, sample)
+    def generate(
+        self, task: Task, sample: int, history: tuple[Exchange, ...] = ()
+    ) -> ModelResponse:
+        """The answer of round len(history) + 1: the earlier rounds' answers and
+        feedback are the conversation before it."""
+        round_number = len(history) + 1
+        stored = self.stored_response(task, sample, round_number)
         if stored is not None:
             self.count("reused_responses")
             return stored
@@ -153,11 +172,13 @@ class Generation:
             params=self.params,
             agent_name=self.agent.name,
             agent_file=self.agent.path.read_text(encoding="utf-8"),
+            history=history,
         )
-        folder = self.store.sample_dir(task.id, sample)
-        write_json_atomic(
-            folder / PROMPT_FILE, {"system": request.system_prompt, "user": request.user_message}
-        )
+        folder = self.store.sample_dir(task.id, sample, round_number)
+        prompt: dict[str, object] = {"system": request.system_prompt, "user": request.user_message}
+        if history:  # a later round: the whole conversation it answers
+            prompt["conversation"] = request.conversation()
+        write_json_atomic(folder / PROMPT_FILE, prompt)
         began = time.monotonic()
         response = self.provider.generate(request)
         response.seconds = response.seconds or round(time.monotonic() - began, 3)

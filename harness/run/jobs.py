@@ -31,6 +31,8 @@ class GradingJob(BaseModel):
     # (name, version) of each grader to run, then ("composite", version): part of the
     # grade's cache key.
     graders: list[tuple[str, str]]
+    # Which answer of the sample (`--rounds`); its files live in that round's folder.
+    round: int = 1
 
 
 def current_graders() -> list[tuple[str, str]]:
@@ -45,6 +47,7 @@ def make_jobs(
     files: dict[str, str],
     extraction: ExtractionRecord,
     response_text: str | None,
+    round_number: int = 1,
 ) -> list[GradingJob]:
     """One job per database for one extracted response."""
     graders = current_graders()
@@ -59,6 +62,7 @@ def make_jobs(
             extraction=extraction,
             response_text=response_text,
             graders=graders,
+            round=round_number,
         )
         for kind in kinds
     ]

@@ -18,6 +18,7 @@ class StoredResponsesOnly(Provider):
     """The provider for `harness regrade`: every response must already be stored."""
 
     name = "stored"
+    multi_round = True  # every round is answered from storage
     cacheable = False
     metered = False
 

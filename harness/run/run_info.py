@@ -57,11 +57,14 @@ def config_record(run: EvalRun) -> RunConfigRecord:
         params=run.config.params.model_dump(),
         max_cost_usd=run.config.max_cost,
         response_cache=run.config.response_cache,
+        rounds=run.config.rounds,
     )
 
 
 # What a resumed run must have been started with.
-SAME_ON_RESUME = ("model", "prompt", "tasks", "samples", "databases", "params")
+SAME_ON_RESUME = ("model", "prompt", "tasks", "samples", "databases", "params", "rounds")
+# Fields older runs did not record, read as their default (a run before --rounds had 1).
+_DEFAULTED_ON_RESUME = frozenset({"rounds"})
 
 
 def check_resumable(run: EvalRun) -> None:
@@ -73,7 +76,8 @@ def check_resumable(run: EvalRun) -> None:
     stored = record.config or RunConfigRecord()
     mine = config_record(run)
     for key in SAME_ON_RESUME:
-        theirs = getattr(stored, key) if key in stored.model_fields_set else None
+        recorded = key in stored.model_fields_set or key in _DEFAULTED_ON_RESUME
+        theirs = getattr(stored, key) if recorded else None
         if theirs != getattr(mine, key):
             raise HarnessError(
                 f"run {run.run_id} was started with {key}={theirs!r}, not "

@@ -38,6 +38,7 @@ class GradingWorker:
         """The job's row (its extraction attached)."""
         result = self._grade(job)
         result.extraction = job.extraction
+        result.round = job.round
         return result
 
     def _task(self, job: GradingJob) -> Task:
@@ -71,8 +72,8 @@ class GradingWorker:
             files=files,
             sample=sample,
             server=pool.get(kind),
-            files_dir=self.store.sample_dir(task.id, sample) / FILES_DIR,
-            artifacts_dir=self.store.database_dir(task.id, sample, kind),
+            files_dir=self.store.sample_dir(task.id, sample, job.round) / FILES_DIR,
+            artifacts_dir=self.store.database_dir(task.id, sample, kind, job.round),
             runtime=runtime,
             response_text=response_text,
         )
