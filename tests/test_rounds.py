@@ -216,9 +216,14 @@ def test_the_cost_plan_counts_every_round() -> None:
 def test_an_agent_that_cannot_take_feedback_is_refused(
     tmp_path: Path, caches: Path, server_urls: dict[str, str]
 ) -> None:
-    refused = _eval(tmp_path, caches, server_urls, "--model", "command:true", "--rounds", "2")
-    assert refused.returncode == 2
-    assert "--rounds above 1 is not supported by the 'command' provider" in refused.stderr
+    """Refused from the provider's class, before its sandbox opens: no Docker engine is
+    asked for (DOCKER_HOST points at a socket nobody listens on)."""
+    nobody = {**server_urls, "DOCKER_HOST": f"unix://{tmp_path / 'no-engine.sock'}"}
+    for model in ("command:true", "claude-code:claude-sonnet-4-5"):
+        refused = _eval(tmp_path, caches, nobody, "--model", model, "--rounds", "2")
+        assert refused.returncode == 2, refused.stderr
+        name = model.split(":")[0]
+        assert f"--rounds above 1 is not supported by the '{name}' provider" in refused.stderr
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
 
 

@@ -141,7 +141,7 @@ class AnthropicProvider(Provider):
         return to_response(message, self.model, round(time.monotonic() - began, 3))
 
 
-@register_provider("anthropic")
+@register_provider("anthropic", AnthropicProvider)
 def make_anthropic(argument: str) -> Provider:
     if not argument:
         raise HarnessError(

@@ -167,16 +167,23 @@ class WrappedProvider(Provider):
 
 ProviderFactory = Callable[[str], Provider]
 _REGISTRY: dict[str, ProviderFactory] = {}
+# The class each factory makes: its declarations can be read before one is built (a
+# refused `--rounds` must not first open a Docker sandbox).
+_CLASSES: dict[str, type[Provider]] = {}
 # Providers whose module loads a heavy SDK, imported when first asked for: `harness tasks`
 # or MODEL=reference should not spend seconds loading the anthropic and openai SDKs.
 _LAZY_MODULES: dict[str, str] = {}
 
 
-def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
-    """Register a factory taking the text after `name:` in a MODEL spec."""
+def register_provider(
+    name: str, provider_class: type[Provider]
+) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Register a factory taking the text after `name:` in a MODEL spec, and the class of
+    provider it makes."""
 
     def decorate(factory: ProviderFactory) -> ProviderFactory:
         _REGISTRY[name] = factory
+        _CLASSES[name] = provider_class
         return factory
 
     return decorate
@@ -192,13 +199,23 @@ def registered_providers() -> list[str]:
     return sorted(set(_REGISTRY) | set(_LAZY_MODULES))
 
 
-def resolve_provider(spec: str) -> Provider:
-    """`reference`, `replay:<dir>`, `anthropic:<model>` ... -> a provider."""
-    name, _, argument = spec.partition(":")
+def _registered_name(spec: str) -> str:
+    name = spec.partition(":")[0]
     if name not in _REGISTRY and name in _LAZY_MODULES:
         importlib.import_module(_LAZY_MODULES[name])
-    factory = _REGISTRY.get(name)
-    if factory is None:
+    if name not in _REGISTRY:
         known = ", ".join(registered_providers())
         raise HarnessError(f"unknown model provider {name!r} in MODEL={spec!r} (known: {known})")
-    return factory(argument)
+    return name
+
+
+def provider_class(spec: str) -> type[Provider]:
+    """The class of provider a MODEL spec makes, without making one: its declarations
+    (`multi_round`, `metered` ...) can be checked before a sandbox or client opens."""
+    return _CLASSES[_registered_name(spec)]
+
+
+def resolve_provider(spec: str) -> Provider:
+    """`reference`, `replay:<dir>`, `anthropic:<model>` ... -> a provider."""
+    name = _registered_name(spec)
+    return _REGISTRY[name](spec.partition(":")[2])

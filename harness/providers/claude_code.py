@@ -270,7 +270,7 @@ class ClaudeCodeProvider(Provider):
         self.sandbox.close()
 
 
-@register_provider("claude-code")
+@register_provider("claude-code", ClaudeCodeProvider)
 def make_claude_code(argument: str) -> Provider:
     if not argument.strip():
         raise HarnessError("MODEL=claude-code needs a model: MODEL=claude-code:claude-sonnet-4-5")

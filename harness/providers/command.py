@@ -244,7 +244,7 @@ class CommandProvider(Provider):
             self.sandbox.close()
 
 
-@register_provider("command")
+@register_provider("command", CommandProvider)
 def make_command(argument: str) -> Provider:
     if not argument.strip():
         raise HarnessError(

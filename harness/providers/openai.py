@@ -140,7 +140,7 @@ class OpenAIChatProvider(Provider):
         return to_response(completion, self.model, round(time.monotonic() - began, 3))
 
 
-@register_provider("openai")
+@register_provider("openai", OpenAIChatProvider)
 def make_openai(argument: str) -> Provider:
     if not argument:
         raise HarnessError("MODEL=openai needs a model: openai:<model> (e.g. openai:gpt-5.5)")

@@ -19,7 +19,7 @@ BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 PLACEHOLDER_KEY = "not-needed"
 
 
-@register_provider("openai-compatible")
+@register_provider("openai-compatible", OpenAIChatProvider)
 def make_openai_compatible(argument: str) -> Provider:
     if not argument:
         raise HarnessError(

@@ -29,7 +29,7 @@ class ReferenceProvider(Provider):
         return ModelResponse(text=render_files_as_response(files), model=self.model)
 
 
-@register_provider("reference")
+@register_provider("reference", ReferenceProvider)
 def make_reference(argument: str) -> Provider:
     if argument:
         raise HarnessError(f"MODEL=reference takes no argument (got 'reference:{argument}')")

@@ -43,7 +43,7 @@ class ReplayProvider(Provider):
         return ModelResponse(text=text, model=self.model)
 
 
-@register_provider("replay")
+@register_provider("replay", ReplayProvider)
 def make_replay(argument: str) -> Provider:
     if not argument:
         raise HarnessError("MODEL=replay needs a folder: MODEL=replay:<dir>")

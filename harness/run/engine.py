@@ -31,6 +31,7 @@ from harness.providers import (
     ModelResponse,
     Provider,
     is_multi_round,
+    provider_class,
     registered_providers,
     resolve_provider,
 )
@@ -73,10 +74,11 @@ class EvalRun:
         self.tasks: list[Task] = load_tasks(config.tasks)
         if not self.tasks:
             raise HarnessError("no tasks selected")
+        if config.rounds > 1:
+            # From the class first: a refused run opens no client or sandbox.
+            check_rounds(provider or provider_class(config.model), config.model, self.tasks)
         model_provider = provider or resolve_provider(config.model)
         self.model_provider = model_provider
-        if config.rounds > 1:
-            check_rounds(model_provider, config.model, self.tasks)
         self.cost_plan = plan_run_cost(
             model_provider,
             config.model,
@@ -330,7 +332,7 @@ class EvalRun:
         progress.row_done(result)
 
 
-def check_rounds(provider: Provider, model: str, tasks: list[Task]) -> None:
+def check_rounds(provider: Provider | type[Provider], model: str, tasks: list[Task]) -> None:
     """`--rounds N > 1` needs a provider that takes the conversation so far, and a public
     smoke check in every task (loaded now: a missing or malformed one names its file)."""
     if not is_multi_round(provider):

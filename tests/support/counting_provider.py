@@ -23,6 +23,6 @@ class CountingProvider(Provider):
         return response.model_copy(update={"model": self.model})
 
 
-@register_provider("counting")
+@register_provider("counting", CountingProvider)
 def make_counting(argument: str) -> Provider:
     return CountingProvider()
