@@ -44,6 +44,8 @@ class EvalConfig:
     response_cache: bool = True  # --no-cache turns it off
     cache_dir: Path | None = None  # default <CACHE_DIR>/responses
     max_cost: float | None = None  # USD; --max-cost
+    executor: str = "threads"  # where grading runs: threads (here) or ray (a cluster)
+    ray_address: str | None = None  # --ray-address
 
 
 def default_jobs() -> int:
