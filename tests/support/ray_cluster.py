@@ -112,8 +112,8 @@ class LocalRayCluster:
     def wait_for_nodes(self, count: int, timeout_s: float = 60.0) -> None:
         """Until `count` nodes (head included) are alive, bounded."""
         probe = (
-            "import ray; ray.init(address='%s', log_to_driver=False); "
-            "print(sum(1 for n in ray.nodes() if n['Alive']))" % self.address
+            f"import ray; ray.init(address={self.address!r}, log_to_driver=False); "
+            "print(sum(1 for n in ray.nodes() if n['Alive']))"
         )
         deadline = time.monotonic() + timeout_s
         alive = 0
