@@ -89,22 +89,32 @@ def _artifacts(run: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalRayCluster]:
+def started() -> Iterator[tuple[LocalRayCluster, subprocess.Popen[str]]]:
+    """The cluster, and the same eval on the local executor (threads) to compare with,
+    started first so that it runs while the cluster starts."""
     running = LocalRayCluster(cpus_per_node=1)
+    local = _eval(running, "local-run", "--executor", "threads", "--jobs", "2")
     try:
         running.start_head()
         running.add_worker()
         running.add_worker()
         running.wait_for_nodes(3)
-        yield running
+        yield running, local
     finally:
+        if local.poll() is None:
+            local.kill()
+            local.communicate(timeout=30)
         running.stop()
 
 
 @pytest.fixture(scope="module")
-def local_run(cluster: LocalRayCluster) -> str:
-    """The same eval on the local executor (threads), to compare with."""
-    return _finish(_eval(cluster, "local-run", "--executor", "threads", "--jobs", "2"))
+def cluster(started: tuple[LocalRayCluster, subprocess.Popen[str]]) -> LocalRayCluster:
+    return started[0]
+
+
+@pytest.fixture(scope="module")
+def local_run(started: tuple[LocalRayCluster, subprocess.Popen[str]]) -> str:
+    return _finish(started[1])
 
 
 def test_node_resources_name_the_runtime_and_engines() -> None:
