@@ -10,6 +10,9 @@ TASKS ?= all
 SAMPLES ?= 1
 DB ?= postgres,mysql
 RUNTIME ?= auto
+# EXECUTOR=ray grades on a Ray cluster (RAY_ADDRESS=host:port, else a Ray on this machine).
+EXECUTOR ?= threads
+RAY_ADDRESS ?=
 # OFFLINE=1: `make images` builds the docker runtime's images from Debian packages.
 OFFLINE ?=
 # The suite runs one worker per core (pytest-xdist), each file on one worker so its
@@ -60,7 +63,8 @@ claude-code: system-deps $(STAMP)
 
 eval: setup
 	$(BIN)/harness eval --model '$(MODEL)' --prompt '$(PROMPT)' --tasks '$(TASKS)' \
-		--samples $(SAMPLES) --db '$(DB)' --runtime '$(RUNTIME)' $(EVAL_FLAGS)
+		--samples $(SAMPLES) --db '$(DB)' --runtime '$(RUNTIME)' \
+		--executor '$(EXECUTOR)' $(if $(RAY_ADDRESS),--ray-address '$(RAY_ADDRESS)') $(EVAL_FLAGS)
 
 report: $(STAMP)
 	$(BIN)/harness report --csv --json

@@ -271,3 +271,21 @@ def test_the_leaderboard_shows_the_last_round_and_the_score_by_round(tmp_path: P
     assert "0.20" in by_round and "1.00" in by_round
     single = build_leaderboard(load_runs([tmp_path / "before-rounds"]), resamples=50).html
     assert 'id="by-round"' not in single
+
+
+def test_rounds_on_a_ray_cluster_are_refused_before_it_is_asked_for(
+    tmp_path: Path, caches: Path, server_urls: dict[str, str]
+) -> None:
+    refused = _eval(
+        tmp_path,
+        caches,
+        server_urls,
+        "--rounds",
+        "2",
+        "--executor",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:1",
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "--rounds above 1 is not supported with --executor ray" in refused.stderr

@@ -13,6 +13,9 @@ from harness.core.settings import (
     DEFAULT_PROMPT,
     DEFAULT_SAMPLES,
     DEFAULT_TASKS_SPEC,
+    EXECUTOR,
+    EXECUTORS,
+    RAY_ADDRESS,
     RESULTS_DIR,
 )
 from harness.providers import GenerationParams
@@ -79,6 +82,20 @@ def add_parser(sub: Subparsers) -> None:
         action="store_true",
         help="grade again even when an identical grade is cached",
     )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=EXECUTOR.get(),
+        help="where grading runs: threads on this machine, or ray (a Ray cluster: each "
+        "node grades with its own runtime and database servers) (default: threads)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=RAY_ADDRESS.get() or None,
+        metavar="ADDR",
+        help="the Ray cluster to join (host:port or ray://host:10001); default: RAY_ADDRESS, "
+        "else a Ray started on this machine",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -89,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             grade_cache=not args.no_grade_cache,
             response_cache=not args.no_cache,
+            executor=args.executor,
+            ray_address=args.ray_address,
             **({"max_cost": args.max_cost} if args.max_cost is not None else {}),
         )
         run_eval(config)
@@ -110,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         response_cache=not args.no_cache,
         max_cost=args.max_cost,
         rounds=args.rounds,
+        executor=args.executor,
+        ray_address=args.ray_address,
     )
     run_eval(config)
     return report_after(args)

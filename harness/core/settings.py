@@ -223,6 +223,37 @@ DEFAULT_MAX_TOKENS = 16000  # --max-tokens (GenerationParams.max_tokens)
 DEFAULT_JOBS = 0  # --jobs: 0 is one per core
 DEFAULT_PRUNE_DAYS = 30.0  # cache prune --older-than-days
 
+EXECUTORS = ("threads", "ray")
+EXECUTOR = declare(
+    Setting(
+        "HARNESS_EXECUTOR",
+        "threads or ray",
+        _choice(*EXECUTORS),
+        "threads",
+        "where `harness eval` grades (default of --executor): this machine's threads, "
+        "or a Ray cluster",
+    )
+)
+RAY_ADDRESS = declare(
+    Setting(
+        "HARNESS_RAY_ADDRESS",
+        "text",
+        _text,
+        "",
+        "the Ray cluster `--executor ray` joins (default of --ray-address; unset: "
+        "Ray's own RAY_ADDRESS, else the cluster started on this machine)",
+    )
+)
+RAY_SLOTS = declare(
+    Setting(
+        "HARNESS_RAY_SLOTS",
+        "whole number",
+        _whole,
+        0,
+        "grades at once on each Ray node (unset: the node's CPU count)",
+    )
+)
+
 # --- the app under test -------------------------------------------------------------------
 
 STARTUP_TIMEOUT = declare(

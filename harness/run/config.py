@@ -45,6 +45,8 @@ class EvalConfig:
     cache_dir: Path | None = None  # default <CACHE_DIR>/responses
     max_cost: float | None = None  # USD; --max-cost
     rounds: int = 1  # answers per sample, each graded (--rounds)
+    executor: str = "threads"  # where grading runs: threads (here) or ray (a cluster)
+    ray_address: str | None = None  # --ray-address
 
 
 def default_jobs() -> int:

@@ -22,6 +22,7 @@ from harness.core.errors import HarnessError
 from harness.core.files import RUN_FILE
 from harness.core.prompts import AgentDefinition, load_agent
 from harness.core.records import SampleResult
+from harness.core.settings import EXECUTORS
 from harness.core.store import RunStore
 from harness.core.tasks import Task, load_tasks
 from harness.grading.integrity import SourceIntegrity
@@ -46,6 +47,7 @@ from harness.run.generation import Generation, graded_text, plan_run_cost, store
 from harness.run.grade_cache import GradeCache
 from harness.run.jobs import GradingJob, make_jobs
 from harness.run.progress import RunProgress
+from harness.run.ray_executor import RayExecutor
 from harness.run.run_info import check_resumable, run_info
 from harness.run.worker import GradingWorker
 from harness.sandbox.backend import open_backend, resolve_backend
@@ -62,7 +64,22 @@ class EvalRun:
         if config.rounds < 1:
             raise HarnessError(f"ROUNDS must be at least 1 (got {config.rounds})")
         self.jobs = config.jobs or default_jobs()
-        self.runtime_name = resolve_backend(config.runtime)
+        if config.executor not in EXECUTORS:
+            raise HarnessError(
+                f"unknown executor {config.executor!r} (known: {', '.join(EXECUTORS)})"
+            )
+        if config.executor == "ray" and config.rounds > 1:
+            # The feedback between rounds boots the answer where the run is started; with
+            # Ray the head has no runtime or servers of its own.
+            raise HarnessError(
+                "--rounds above 1 is not supported with --executor ray yet (the feedback "
+                "between rounds boots each answer on the head); run it with --executor threads"
+            )
+        # On a Ray cluster the nodes run the backend: `auto` is resolved from what they offer.
+        self.cluster: RayExecutor | None = None
+        self.runtime_name = (
+            config.runtime if config.executor == "ray" else resolve_backend(config.runtime)
+        )
         self.runtime_info: dict[str, str] = {}
         # The agent first: MODEL=agent (or `anthropic:`) takes the model its front matter names.
         self.agent: AgentDefinition = load_agent(config.prompt)
@@ -103,6 +120,8 @@ class EvalRun:
         self.integrity = SourceIntegrity()
         self.started_at = datetime.now(UTC).isoformat()
         self.counters = {"generated": 0, "reused_responses": 0, "graded": 0, "cached_grades": 0}
+        if config.executor == "ray":
+            self.counters["infra_retries"] = 0  # jobs sent again after their node was lost
         self._counter_lock = threading.Lock()
         self.generation = Generation(
             self.store, self.provider, self.agent, config.params, self.cost, self._count
@@ -176,7 +195,23 @@ class EvalRun:
 
     def _open_runtime(self, stack: ExitStack) -> tuple[Runtime, ServerSource]:
         """The runtime candidates boot in, and where the run's database servers come from:
-        the backend, closed (for docker: all it made removed) when `stack` closes."""
+        the backend, closed (for docker: all it made removed) when `stack` closes. With
+        the Ray executor each node opens its own; the head keeps the nodes' description."""
+        if self.config.executor == "ray":
+            cluster = RayExecutor(
+                self.runtime_name,
+                self.config.databases,
+                self.run_id,
+                {task.id: task for task in self.tasks},
+                self.store,
+                self._count,
+                address=self.config.ray_address,
+            )
+            stack.callback(cluster.close)
+            self.cluster = cluster
+            self.runtime_name = cluster.runtime_name
+            self.runtime_info = cluster.describe()
+            return cluster.runtime, cluster.servers
         backend = stack.enter_context(open_backend(self.runtime_name, self.run_id))
         self.runtime_info = backend.describe()
         return backend.runtime, backend
@@ -185,10 +220,10 @@ class EvalRun:
         """Where generation (network-bound, as many at once as the provider allows) and
         grading (CPU-bound, `jobs` at once) run."""
         generation_workers = max(self.jobs, concurrency_limit())
-        return (
-            ThreadExecutor(generation_workers, "generate"),
-            ThreadExecutor(self.jobs, "grade"),
-        )
+        generators = ThreadExecutor(generation_workers, "generate")
+        if self.cluster is not None:
+            return generators, self.cluster
+        return generators, ThreadExecutor(self.jobs, "grade")
 
     def _run_stages(
         self,
@@ -208,6 +243,7 @@ class EvalRun:
             grade_cache=self.grade_cache,
             verify_integrity=self._verify_integrity,
             count=self._count,
+            remote=self.cluster.grade if self.cluster is not None else None,
         )
         generators, graders = self.executors()
         with closing(graders), closing(generators):

@@ -33,6 +33,9 @@ class GradingWorker:
     # Raises (HarnessError) when tasks/ or the graders changed since the run started.
     verify_integrity: Callable[[], None]
     count: Callable[[str], None]
+    # Grades a job elsewhere (a cluster node: harness/run/ray_executor.py) instead of on
+    # this worker's servers; the cache is still checked and filled here.
+    remote: Callable[[GradingJob], SampleResult] | None = None
 
     def grade(self, job: GradingJob) -> SampleResult:
         """The job's row (its extraction attached)."""
@@ -67,17 +70,7 @@ class GradingWorker:
         if self.grade_cache is not None and (cached := self.grade_cache.get(key)):
             self.count("cached_grades")
             return replace_sample(cached, sample)
-        run = CandidateRun(
-            task=task,
-            files=files,
-            sample=sample,
-            server=pool.get(kind),
-            files_dir=self.store.sample_dir(task.id, sample, job.round) / FILES_DIR,
-            artifacts_dir=self.store.database_dir(task.id, sample, kind, job.round),
-            runtime=runtime,
-            response_text=response_text,
-        )
-        result = grade_candidate(run, attempts=INFRA_ATTEMPTS, servers=pool)
+        result = self.remote(job) if self.remote is not None else self.grade_here(job, task)
         self.count("graded")
         # Checked again before the grade is kept: a candidate that tampered while it was
         # graded must not leave its grade behind (in the cache or the results).
@@ -85,6 +78,21 @@ class GradingWorker:
         if self.grade_cache is not None and not has_grader_error(result):
             self.grade_cache.put(key, result)
         return result
+
+    def grade_here(self, job: GradingJob, task: Task) -> SampleResult:
+        """Grade on this worker's servers and runtime, recovering a server that fails."""
+        sample, kind = job.sample, job.database
+        run = CandidateRun(
+            task=task,
+            files=job.files,
+            sample=sample,
+            server=self.pool.get(kind),
+            files_dir=self.store.sample_dir(task.id, sample, job.round) / FILES_DIR,
+            artifacts_dir=self.store.database_dir(task.id, sample, kind, job.round),
+            runtime=self.runtime,
+            response_text=job.response_text,
+        )
+        return grade_candidate(run, attempts=INFRA_ATTEMPTS, servers=self.pool)
 
 
 def grade_response(
