@@ -12,6 +12,10 @@ from harness.sandbox.databases import DatabaseServer
 from harness.sandbox.runtime import Runtime
 from tests.support.corpus import KINDS, CorpusAnswer, corpus_answers, grade_corpus, mismatches
 
+# The module fixture grades 16 answers x 2 databases with every grader (about 10 minutes
+# on two cores); its setup counts against the first test, so the limit is the fixture's.
+pytestmark = pytest.mark.timeout(1800)
+
 ANSWERS = corpus_answers()
 TASKS = sorted({answer.task for answer in ANSWERS})
 PROMPT_VERSIONS = ("v1", "v2")
