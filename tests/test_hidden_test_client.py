@@ -1,6 +1,7 @@
-"""The hidden tests' HTTP client: a kept-alive connection the server closed (what uvicorn
-does after an app's unhandled exception) costs a retry on a fresh connection, not the
-next test; a refused connection is still an error."""
+"""Every grader's HTTP client (the hidden tests' and the probe client of security, fuzz
+and coverage): a kept-alive connection the server closed (what uvicorn does after an
+app's unhandled exception) costs a retry on a fresh connection, not the next check; a
+refused connection is still an error."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harness.graders.pytest_plugin import StaleConnectionRetry
+from harness.graders.http_transport import StaleConnectionRetry
+from harness.graders.probes.client import ProbeClient
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
@@ -80,3 +82,15 @@ def test_a_refused_connection_is_still_an_error() -> None:
         pytest.raises(httpx.ConnectError),
     ):
         client.get(f"http://127.0.0.1:{port}/")
+
+
+def test_the_probe_client_retries_a_reset_kept_alive_connection_too(
+    resetting_server: tuple[str, list[int]],
+) -> None:
+    """Security's "not verified" once depended on which probe met the closed connection."""
+    url, accepted = resetting_server
+    with ProbeClient(url, max_requests=5, budget_s=30) as client:
+        assert client.send("GET", "/first").status == 200
+        second = client.send("GET", "/second")
+    assert (second.status, second.text) == (200, "ok")
+    assert len(accepted) == 2

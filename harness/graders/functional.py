@@ -24,6 +24,7 @@ from harness.graders.pytest_plugin import ROBUSTNESS_MARKER
 
 PLUGIN_PATH = Path(__file__).resolve().parent / "pytest_plugin.py"
 TESTKIT_PATH = Path(__file__).resolve().parent / "testkit.py"
+TRANSPORT_PATH = Path(__file__).resolve().parent / "http_transport.py"
 
 
 class HiddenTestsGrader(Grader):
@@ -36,7 +37,7 @@ class HiddenTestsGrader(Grader):
     version = "3"
     needs_live_app = True
     coverage_scaled = False
-    data_files = (PLUGIN_PATH, TESTKIT_PATH)
+    data_files = (PLUGIN_PATH, TESTKIT_PATH, TRANSPORT_PATH)
     marker_expression = ""
     report_stem = "hidden-tests"  # <stem>.json (per-test outcomes) and <stem>.log
 

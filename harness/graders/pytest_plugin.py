@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from harness.core import settings
+from harness.graders.http_transport import StaleConnectionRetry
 from harness.graders.statement_counter import StatementCounter
 
 # The variables the harness sets for this process (declared in harness/core/settings.py).
@@ -79,22 +80,6 @@ def _require_env(name: str, meaning: str) -> str:
             pytrace=False,
         )
     return value
-
-
-class StaleConnectionRetry(httpx.HTTPTransport):
-    """Sends a request again, once, on a fresh connection when the kept-alive one it went
-    out on was found closed (reset, or closed before any response byte). uvicorn closes
-    a connection after an unhandled exception in the app; the next request, already on
-    its way over that connection, would otherwise fail a test that has nothing to do
-    with the 500 before it (seen on a mutant)."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return super().handle_request(request)
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-            if "reset" not in str(exc).lower() and "disconnected" not in str(exc).lower():
-                raise
-            return super().handle_request(request)
 
 
 @pytest.fixture(scope="session")

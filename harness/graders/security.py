@@ -1051,7 +1051,9 @@ class SecurityGrader(Grader):
     # 3: applicable checks from the plan alone, not verified counts as failed, coverage
     # gating, same-origin redirects followed, per-grade identities, plan query targets.
     # 4: a wall-clock safety cap (120 s) instead of a 20 s budget; a cut run is marked
-    version = "4"
+    # 5: a request on a kept-alive connection the app closed is sent again, once
+    # (harness/graders/http_transport.py): "not verified" no longer depends on timing.
+    version = "5"
     needs_live_app = True
     fresh_app = True
     weight = 2.0  # an exploitable backend is worse than a broken one

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from harness.graders.http_transport import StaleConnectionRetry
+
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 # What an httpx client sends by default, and so what the hidden tests send.
 NEUTRAL_USER_AGENT = f"python-httpx/{httpx.__version__}"
@@ -125,7 +127,7 @@ class ProbeClient:
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": NEUTRAL_USER_AGENT},
-            transport=transport,
+            transport=transport or StaleConnectionRetry(),
         )
 
     def close(self) -> None:
