@@ -747,7 +747,8 @@ class FuzzGrader(Grader):
     name = "fuzz"
     # 3: the task's contract document, coverage gating, cells that never ran fail,
     # extreme input left to robustness, neutral traffic, redirects followed.
-    version = "3"
+    # 4: its probe client retries once on a kept-alive connection the app closed.
+    version = "4"
     needs_live_app = True
     fresh_app = True
     weight = 1.0
