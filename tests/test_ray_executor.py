@@ -3,7 +3,8 @@ worker nodes (`ray start`, separate temp dirs, custom resources), each node grad
 its own runtime and database servers. The reference graded on the cluster (one worker's
 raylet killed while it holds a job) gives the same rows as the local executor, timings
 aside: no row lost, the lost job counted as an infra retry; an unchanged re-run on the
-cluster grades nothing (the head's grade cache)."""
+cluster grades nothing (the head's grade cache); a run whose head (the driver) is killed
+resumes on the cluster to the same rows."""
 
 from __future__ import annotations
 
@@ -160,6 +161,61 @@ def test_the_cluster_grades_as_the_local_executor_and_survives_a_lost_node(
     assert rerun["counters"]["graded"] == 0
     assert rerun["counters"]["cached_grades"] == 4
     assert _comparable(results / "ray-again") == local_rows
+
+
+def test_a_killed_head_resumes_to_the_same_rows(cluster: LocalRayCluster, local_run: str) -> None:
+    """The driver (the head's `harness eval`) SIGKILLed once a row is written; `--resume`
+    on the cluster finishes the run: every row once, equal to the local executor's."""
+    results = cluster.root / "results"
+    first = _eval(cluster, "resume-run", "--executor", "ray", "--ray-address", cluster.address)
+    rows_file = results / "resume-run" / "results.jsonl"
+    deadline = time.monotonic() + EVAL_TIMEOUT_S
+    while not (rows_file.is_file() and rows_file.read_text().strip()):
+        assert first.poll() is None, "the run ended before its head could be killed"
+        assert time.monotonic() < deadline, "no row was written"
+        time.sleep(0.2)
+    first.kill()
+    first.communicate(timeout=30)
+    written = len(rows_file.read_text().splitlines())
+    assert written < 4, "the run finished before its head was killed"
+
+    env = {
+        k: v
+        for k, v in cluster.env("driver").items()
+        if not k.startswith("HARNESS_") or k == "HARNESS_GRADE_CACHE"
+    }
+    env["HARNESS_GRADE_CACHE"] = str(cluster.root / "grade-cache" / "resume")
+    resumed = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "eval",
+            "--resume",
+            "resume-run",
+            "--results-dir",
+            str(results),
+            "--executor",
+            "ray",
+            "--ray-address",
+            cluster.address,
+            "--no-report",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = _finish(resumed)
+    keys = [
+        (row["task"], row["database"])
+        for row in map(json.loads, rows_file.read_text().splitlines())
+        if row["infra_error"] is None
+    ]
+    assert sorted(keys) == sorted(set(keys)), output[-3000:]
+    assert _comparable(results / "resume-run") == _comparable(results / "local-run"), output[-3000:]
+    info = json.loads((results / "resume-run" / "run.json").read_text())
+    assert info["status"] == "complete"
 
 
 def test_no_node_for_the_runtime_is_an_error_naming_the_resource(
