@@ -21,11 +21,12 @@ from pathlib import Path
 from harness.core.settings import DATABASE_KINDS
 from harness.core.tasks import load_task
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.docker_backend import DockerBackend
-from harness.sandbox.docker_engine import connect_engine
-from harness.sandbox.docker_images import IMAGES_CACHE, LABEL_RECIPE, build_images
-from harness.sandbox.runtime import CandidateApp, LocalRuntime, Runtime
-from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.docker.backend import DockerBackend
+from harness.sandbox.docker.engine import connect_engine
+from harness.sandbox.docker.images import IMAGES_CACHE, LABEL_RECIPE, build_images
+from harness.sandbox.local.runtime import LocalRuntime
+from harness.sandbox.local.runtime_venv import ensure_runtime_venv
+from harness.sandbox.runtime import CandidateApp, Runtime
 from harness.sandbox.servers import database_servers
 
 RUNS = 5

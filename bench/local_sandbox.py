@@ -23,9 +23,9 @@ import httpx
 
 from harness.core.tasks import load_task
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.local_app import LocalApp
-from harness.sandbox.namespace import sandbox_unavailable_reason
-from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.local.app import LocalApp
+from harness.sandbox.local.namespace import sandbox_unavailable_reason
+from harness.sandbox.local.runtime_venv import ensure_runtime_venv
 from harness.sandbox.servers import database_servers
 
 MODES = {"unsandboxed": False, "sandboxed": True}

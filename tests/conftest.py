@@ -10,8 +10,9 @@ import pytest
 
 from harness.core.tasks import Task, load_task
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.runtime import LocalRuntime, Runtime
-from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.local.runtime import LocalRuntime
+from harness.sandbox.local.runtime_venv import ensure_runtime_venv
+from harness.sandbox.runtime import Runtime
 from harness.sandbox.servers import database_servers
 
 DATABASES = ("postgres", "mysql")

@@ -34,9 +34,9 @@ from harness.grading.selftest import _judge_mutant
 from harness.providers import ModelResponse
 from harness.run.generation import extract_response
 from harness.sandbox.databases import DatabaseServer, SampleDatabase
-from harness.sandbox.docker_app import AppLimits, DockerApp
-from harness.sandbox.docker_backend import DockerBackend, docker_unavailable_reason
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.app import AppLimits, DockerApp
+from harness.sandbox.docker.backend import DockerBackend, docker_unavailable_reason
+from harness.sandbox.docker.engine import (
     LABEL_OWNER,
     LABEL_ROLE,
     LABEL_RUN,
@@ -47,7 +47,7 @@ from harness.sandbox.docker_engine import (
     leftovers,
     sweep_dead_runs,
 )
-from harness.sandbox.docker_images import ensure_images
+from harness.sandbox.docker.images import ensure_images
 from tests.support.grading import grade_files
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.providers import GenerationRequest, resolve_provider
-from harness.sandbox.docker_engine import engine_answers
+from harness.sandbox.docker.engine import engine_answers
 from harness.sandbox.servers import SERVER_URL_ENV
 
 

@@ -76,6 +76,46 @@ def test_the_harness_keeps_its_import_rules() -> None:
     assert violations(PACKAGE) == []
 
 
+# Sibling runtimes inside `sandbox/`: neither imports the other (the shared modules at
+# `harness/sandbox/` hold what both use; `backend.py` registers both).
+RUNTIME_FOLDERS = frozenset({"local", "docker"})
+
+
+def runtime_crossings(package: Path) -> list[str]:
+    """Every import from one runtime's folder into another's, as `path:line: a imports b`."""
+    found: list[str] = []
+    sandbox = package / "sandbox"
+    for folder in sorted(RUNTIME_FOLDERS):
+        for path in sorted((sandbox / folder).rglob("*.py")):
+            for line, module in imported_modules(path.read_text(encoding="utf-8")):
+                parts = module.split(".")
+                if parts[:2] != ["harness", "sandbox"] or len(parts) < 3:
+                    continue
+                if parts[2] in RUNTIME_FOLDERS and parts[2] != folder:
+                    relative = path.relative_to(package)
+                    found.append(f"{relative}:{line}: {folder} imports {parts[2]} ({module})")
+    return found
+
+
+def test_the_runtimes_do_not_import_each_other() -> None:
+    assert {p.name for p in (PACKAGE / "sandbox").iterdir() if (p / "__init__.py").is_file()} == (
+        RUNTIME_FOLDERS
+    )
+    assert runtime_crossings(PACKAGE) == []
+
+
+def test_a_planted_runtime_crossing_is_found(tmp_path: Path) -> None:
+    for folder in RUNTIME_FOLDERS:
+        (tmp_path / "sandbox" / folder).mkdir(parents=True)
+    (tmp_path / "sandbox" / "local" / "app.py").write_text(
+        "def f():\n    from harness.sandbox.docker.engine import connect_engine\n"
+    )
+    (tmp_path / "sandbox" / "docker" / "ok.py").write_text("import harness.sandbox.databases\n")
+    assert runtime_crossings(tmp_path) == [
+        "sandbox/local/app.py:2: local imports docker (harness.sandbox.docker.engine)"
+    ]
+
+
 def test_every_layer_on_disk_has_a_rule() -> None:
     layers = {p.name for p in PACKAGE.iterdir() if p.is_dir() and any(p.glob("*.py"))}
     assert layers - {TOP} == set(ALLOWED)

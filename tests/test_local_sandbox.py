@@ -37,13 +37,14 @@ from harness.grading.pipeline import PROOF_GRADERS
 from harness.providers import ModelResponse
 from harness.run.generation import extract_response
 from harness.run.grade_cache import default_grade_cache_dir
-from harness.sandbox import namespace
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.local_app import LocalApp
-from harness.sandbox.namespace import sandbox_unavailable_reason
-from harness.sandbox.runtime import LocalRuntime, Runtime
+from harness.sandbox.local import namespace
+from harness.sandbox.local.app import LocalApp
+from harness.sandbox.local.namespace import sandbox_unavailable_reason
+from harness.sandbox.local.runtime import LocalRuntime
+from harness.sandbox.local.uids import UID_RANGE
+from harness.sandbox.runtime import Runtime
 from harness.sandbox.server_settings import ADMIN_USER
-from harness.sandbox.uids import UID_RANGE
 from tests.support.grading import grade_files
 
 PROJECT = Path(__file__).resolve().parents[1]

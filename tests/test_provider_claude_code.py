@@ -44,7 +44,7 @@ from harness.providers.pricing import (
     plan_cost,
 )
 from harness.report.leaderboard import render_leaderboard
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.engine import (
     LABEL_OWNER,
     LABEL_ROLE,
     Owner,

@@ -40,7 +40,8 @@ from harness.providers.secrets import REDACTED
 from harness.run.generation import extract_response
 from harness.sandbox.agent_run import CONTAINER_PATHS
 from harness.sandbox.agent_settings import AgentSettings, parse_mounts, parse_variables
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.egress_proxy import Destination, EgressProxy, parse_endpoint
+from harness.sandbox.docker.engine import (
     LABEL_OWNER,
     LABEL_ROLE,
     PROXY_RULE_COMMENT,
@@ -49,8 +50,7 @@ from harness.sandbox.docker_engine import (
     engine_answers,
     sweep_dead_openings,
 )
-from harness.sandbox.docker_images import ensure_images
-from harness.sandbox.egress_proxy import Destination, EgressProxy, parse_endpoint
+from harness.sandbox.docker.images import ensure_images
 
 FAKES = Path(__file__).parent / "fakes"
 AGENT = FAKES / "cli_agent.py"

@@ -21,8 +21,8 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.sandbox.docker_engine import connect_engine
-    from harness.sandbox.docker_images import build_images
+    from harness.sandbox.docker.engine import connect_engine
+    from harness.sandbox.docker.images import build_images
 
     began = time.monotonic()
     client = connect_engine()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from harness.cli.common import Subparsers
-from harness.sandbox.runtime_venv import ensure_runtime_venv
+from harness.sandbox.local.runtime_venv import ensure_runtime_venv
 
 
 def add_parser(sub: Subparsers) -> None:

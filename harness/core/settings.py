@@ -204,7 +204,7 @@ PRICES_FILE = declare(
     )
 )
 # The account a local candidate runs as when it cannot be sandboxed (a sandboxed one
-# gets its own uid, harness/sandbox/uids.py).
+# gets its own uid, harness/sandbox/local/uids.py).
 APP_ACCOUNT = "nobody"
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[1] / "sandbox" / "runtime-requirements.txt"

@@ -9,7 +9,7 @@ verbatim, as `.claude/agents/<name>.md` (a Claude Code subagent), and runs the r
 
 The instruction asks the main session to build the task through that subagent; the
 task's text is the one every provider gets. The CLI runs in the docker agent sandbox
-(`harness.sandbox.claude_code_container`): no network but the model endpoint
+(`harness.sandbox.docker.claude_code_container`): no network but the model endpoint
 (ANTHROPIC_BASE_URL, default https://api.anthropic.com) through the egress proxy, a
 throwaway database reachable through DATABASE_URL, and limits on time, turns and cost.
 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns the CLI's own calls (telemetry,
@@ -67,10 +67,10 @@ from harness.providers.limits import provider_slot
 from harness.providers.retry import CallFailure, ProviderError
 from harness.providers.secrets import require_api_key, scrub
 from harness.sandbox.agent_settings import CLAUDE_CODE_DIR, AgentSettings
-from harness.sandbox.egress_proxy import parse_endpoint
+from harness.sandbox.docker.egress_proxy import parse_endpoint
 
 if TYPE_CHECKING:  # loads the Docker SDK: only when a session runs
-    from harness.sandbox.claude_code_container import ClaudeCodeSandbox, SessionOutcome
+    from harness.sandbox.docker.claude_code_container import ClaudeCodeSandbox, SessionOutcome
 
 _AGENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
 # The CLI writes a file through `<name>.tmp.<pid>.<hex>` and renames it; a session killed
@@ -157,7 +157,7 @@ class ClaudeCodeProvider(Provider):
         self.api_key = require_api_key("ANTHROPIC_API_KEY", self.name)
         cli = claude_code_install.install(self.settings.version)
         if sandbox is None:
-            from harness.sandbox.claude_code_container import ClaudeCodeSandbox
+            from harness.sandbox.docker.claude_code_container import ClaudeCodeSandbox
 
             agent_settings = AgentSettings(
                 image=None,

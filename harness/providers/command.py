@@ -16,7 +16,7 @@ answer is graded on its stdout, like a model's text. A non-zero exit is a Provid
 it is killed with everything it started, and what it wrote so far is graded, recorded
 with finish_reason "timeout".
 
-Where it runs: in a docker sandbox (`harness.sandbox.agent_container`): a container
+Where it runs: in a docker sandbox (`harness.sandbox.docker.agent_container`): a container
 that sees only the workspace (/workspace), the prompt files (/prompt/*.md) and the
 read-only mounts the user configured for the agent program, with a scrubbed environment
 and no network but an allow-listing proxy to its model endpoint. No engine: a clear
@@ -47,7 +47,7 @@ from harness.sandbox.agent_run import CONTAINER_PATHS, AgentOutcome, tail
 from harness.sandbox.agent_settings import SANDBOX_ENV, AgentSettings, sandbox_mode
 
 if TYPE_CHECKING:  # the sandbox loads the Docker SDK: only when a command: agent runs
-    from harness.sandbox.agent_container import AgentSandbox
+    from harness.sandbox.docker.agent_container import AgentSandbox
 
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 500
@@ -182,7 +182,7 @@ class CommandProvider(Provider):
         if sandbox is None:
             sandbox = sandbox_mode() == "docker"
         if sandbox is True:
-            from harness.sandbox.agent_container import AgentSandbox
+            from harness.sandbox.docker.agent_container import AgentSandbox
 
             sandbox = AgentSandbox.open(AgentSettings.from_env())
         self.sandbox: AgentSandbox | None = sandbox or None

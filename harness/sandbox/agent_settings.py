@@ -27,7 +27,7 @@ from pathlib import Path
 from harness.core import settings
 from harness.core.errors import HarnessError
 from harness.core.settings import CACHE_DIR, PROJECT_ROOT, RESULTS_DIR, TASKS_DIR
-from harness.sandbox.egress_proxy import Destination, parse_endpoint
+from harness.sandbox.docker.egress_proxy import Destination, parse_endpoint
 
 SANDBOX_ENV = settings.COMMAND_SANDBOX.name
 IMAGE_ENV = settings.COMMAND_IMAGE.name

@@ -19,9 +19,7 @@ from typing import Protocol, Self
 from harness.core.errors import HarnessError
 from harness.core.settings import SERVER_URLS
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.runtime import LocalRuntime, Runtime
-from harness.sandbox.runtime_venv import ensure_runtime_venv
-from harness.sandbox.servers import LOCAL_SERVERS
+from harness.sandbox.runtime import Runtime
 
 AUTO = "auto"
 
@@ -82,37 +80,14 @@ class Closing:
         self.close()
 
 
-class LocalBackend(Closing):
-    """Candidates as sandboxed subprocesses from the runtime venv (built when missing);
-    servers given by URL (HARNESS_POSTGRES_URL, HARNESS_MYSQL_URL) or started here."""
-
-    name = "local"
-
-    def __init__(self, run_id: str | None = None) -> None:
-        self.runtime: Runtime = LocalRuntime(ensure_runtime_venv())
-
-    def open_server(self, kind: str) -> DatabaseServer:
-        return LOCAL_SERVERS.open_server(kind)
-
-    def server_version(self, kind: str) -> str:
-        return LOCAL_SERVERS.server_version(kind)
-
-    def can_restart(self, kind: str) -> bool:
-        return LOCAL_SERVERS.can_restart(kind)
-
-    def describe(self) -> dict[str, str]:
-        return self.runtime.describe()
-
-    def close(self) -> None:
-        pass
-
-
 def _open_local(run_id: str | None) -> Backend:
+    from harness.sandbox.local.backend import LocalBackend
+
     return LocalBackend(run_id)
 
 
 def _open_docker(run_id: str | None) -> Backend:
-    from harness.sandbox.docker_backend import DockerBackend  # imports the docker SDK
+    from harness.sandbox.docker.backend import DockerBackend  # imports the docker SDK
 
     return DockerBackend(run_id)
 
@@ -144,12 +119,12 @@ def resolve_backend(requested: str) -> str:
     if by_url:
         reason: str | None = f"database servers given by URL ({', '.join(by_url)})"
     else:
-        from harness.sandbox.docker_backend import docker_unavailable_reason
+        from harness.sandbox.docker.backend import docker_unavailable_reason
 
         reason = docker_unavailable_reason()
     if reason is None:
         return "docker"
-    from harness.sandbox.namespace import sandbox_unavailable_reason, warn_unsandboxed_once
+    from harness.sandbox.local.namespace import sandbox_unavailable_reason, warn_unsandboxed_once
 
     unsandboxed = sandbox_unavailable_reason()
     if unsandboxed is None:

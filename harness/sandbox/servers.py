@@ -22,7 +22,7 @@ from harness.core import settings
 from harness.core.errors import HarnessError, InfrastructureError
 from harness.core.settings import DATABASE_KINDS
 from harness.sandbox.databases import DatabaseServer, connect_server, server_alive
-from harness.sandbox.local_servers import (
+from harness.sandbox.local.servers import (
     LocalMySQLServer,
     LocalPostgresServer,
     local_server_version,

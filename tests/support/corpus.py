@@ -184,8 +184,8 @@ def mismatches(answer: CorpusAnswer, kind: str, result: SampleResult) -> list[st
 
 
 def main(argv: Sequence[str]) -> int:
-    from harness.sandbox.runtime import LocalRuntime
-    from harness.sandbox.runtime_venv import ensure_runtime_venv
+    from harness.sandbox.local.runtime import LocalRuntime
+    from harness.sandbox.local.runtime_venv import ensure_runtime_venv
     from harness.sandbox.servers import database_servers
 
     check = "--check" in argv

@@ -41,8 +41,9 @@ from harness.core import settings
 from harness.core.errors import HarnessError, InfrastructureError
 from harness.sandbox.agent_run import CONTAINER_PATHS, AgentOutcome, tail
 from harness.sandbox.agent_settings import PROMPT_DIR, SANDBOX_ENV, WORKSPACE, AgentSettings
-from harness.sandbox.docker_app import APP_UID, UNROUTABLE_DNS, AppLimits
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.app import APP_UID, UNROUTABLE_DNS, AppLimits
+from harness.sandbox.docker.egress_proxy import EgressProxy
+from harness.sandbox.docker.engine import (
     DockerSession,
     EngineUnavailable,
     best_effort,
@@ -54,8 +55,7 @@ from harness.sandbox.docker_engine import (
     remove_network,
     sweep_dead_openings,
 )
-from harness.sandbox.docker_images import ensure_images, image_present, pull
-from harness.sandbox.egress_proxy import EgressProxy
+from harness.sandbox.docker.images import ensure_images, image_present, pull
 
 _FIX = (
     "start one (as root: `make docker`), or set HARNESS_COMMAND_SANDBOX=none to run the "

@@ -9,15 +9,15 @@ from harness.core.errors import InfrastructureError
 from harness.core.settings import DATABASE_KINDS
 from harness.sandbox.backend import Closing
 from harness.sandbox.databases import DatabaseServer
-from harness.sandbox.docker_app import AppLimits, DockerRuntime
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.app import AppLimits, DockerRuntime
+from harness.sandbox.docker.engine import (
     DockerSession,
     connect_engine,
     engine_version,
     ensure_host_firewall,
 )
-from harness.sandbox.docker_images import ImageSet, ensure_images
-from harness.sandbox.docker_servers import start_docker_server
+from harness.sandbox.docker.images import ImageSet, ensure_images
+from harness.sandbox.docker.servers import start_docker_server
 
 
 class DockerBackend(Closing):

@@ -42,7 +42,7 @@ from docker.utils import parse_repository_tag
 from harness.core import settings
 from harness.core.errors import InfrastructureError
 from harness.core.settings import CACHE_DIR, DATABASE_KINDS, RUNTIME_REQUIREMENTS
-from harness.sandbox.docker_engine import LABEL_PREFIX
+from harness.sandbox.docker.engine import LABEL_PREFIX
 
 RECIPES_DIR = Path(__file__).resolve().parent / "images"
 IMAGES_CACHE = CACHE_DIR / "images"

@@ -43,7 +43,7 @@ from harness.core import settings
 from harness.core.errors import InfrastructureError
 from harness.core.settings import APP_LOG_LIMIT_BYTES
 from harness.sandbox.databases import SampleDatabase
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.engine import (
     DatabaseEndpoint,
     DockerSession,
     best_effort,

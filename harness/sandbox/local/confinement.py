@@ -30,15 +30,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.sandbox.databases import SampleDatabase
-from harness.sandbox.namespace import (
+from harness.sandbox.local.namespace import (
     DB_SOCKET,
     SandboxPaths,
     bwrap_command,
     disable_userns_works,
     write_etc,
 )
-from harness.sandbox.processes import child_setup, chown_tree, kill_process_group
-from harness.sandbox.uids import UidLease
+from harness.sandbox.local.processes import child_setup, chown_tree, kill_process_group
+from harness.sandbox.local.uids import UidLease
 
 RELAY_SOURCE = (Path(__file__).parent / "relay.py").read_text(encoding="utf-8")
 APP_PORT = 8000

@@ -458,7 +458,7 @@ class DockerSession:
         if found is None:
             raise InfrastructureError(
                 f"no docker database server of this run at {host}:{port}: the docker "
-                "runtime needs the run's servers from harness.sandbox.docker_servers"
+                "runtime needs the run's servers from harness.sandbox.docker.servers"
             )
         return found
 

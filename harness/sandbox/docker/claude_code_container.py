@@ -27,10 +27,11 @@ from docker.models.networks import Network
 from sqlalchemy.engine import URL
 
 from harness.core.errors import HarnessError, InfrastructureError
-from harness.sandbox.agent_container import AgentSandbox
 from harness.sandbox.agent_run import AgentOutcome, tail
 from harness.sandbox.agent_settings import CLAUDE_CODE_DIR, AgentSettings, Mount
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.agent_container import AgentSandbox
+from harness.sandbox.docker.egress_proxy import EgressProxy
+from harness.sandbox.docker.engine import (
     EngineUnavailable,
     best_effort,
     bridge_of,
@@ -40,8 +41,7 @@ from harness.sandbox.docker_engine import (
     remove_container,
     remove_network,
 )
-from harness.sandbox.docker_images import ensure_images
-from harness.sandbox.egress_proxy import EgressProxy
+from harness.sandbox.docker.images import ensure_images
 from harness.sandbox.server_settings import MYSQL_FLAGS, POSTGRES_FLAGS
 
 DB_START_TIMEOUT_S = 90.0

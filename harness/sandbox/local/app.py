@@ -1,7 +1,7 @@
 """The local runtime: a candidate app under uvicorn as a limited subprocess.
 
-Where bubblewrap can run (`harness.sandbox.namespace`), the app runs in its own
-namespaces as its own uid (`harness.sandbox.confinement`): it sees only its files, the
+Where bubblewrap can run (`harness.sandbox.local.namespace`), the app runs in its own
+namespaces as its own uid (`harness.sandbox.local.confinement`): it sees only its files, the
 runtime venv and the system, reaches only its database, and can neither see nor touch
 the harness or other candidates. Elsewhere it runs unsandboxed, as today: when the
 harness is root as an unprivileged account, with the same limits, in its own session so
@@ -21,17 +21,21 @@ from types import TracebackType
 
 from harness.core.settings import APP_ACCOUNT, APP_LOG_LIMIT_BYTES, APP_MEMORY_LIMIT_MB
 from harness.sandbox.app_log import CappedLog
-from harness.sandbox.confinement import Confinement
 from harness.sandbox.databases import SampleDatabase
-from harness.sandbox.namespace import APP_DIR, sandbox_unavailable_reason, warn_unsandboxed_once
-from harness.sandbox.processes import (
+from harness.sandbox.local.confinement import Confinement
+from harness.sandbox.local.namespace import (
+    APP_DIR,
+    sandbox_unavailable_reason,
+    warn_unsandboxed_once,
+)
+from harness.sandbox.local.processes import (
     child_setup,
     chown_tree,
     free_loopback_port,
     kill_process_group,
 )
+from harness.sandbox.local.runtime_venv import world_accessible
 from harness.sandbox.readiness import BootOutcome, wait_until_ready
-from harness.sandbox.runtime_venv import world_accessible
 
 _PORT_CLASH = "address already in use"
 _PORT_ATTEMPTS = 3

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 
 from harness.core.errors import InfrastructureError
 from harness.sandbox.databases import DatabaseServer, MySQLServer, PostgresServer
-from harness.sandbox.processes import (
+from harness.sandbox.local.processes import (
     child_setup,
     chown_tree,
     free_loopback_port,

@@ -4,7 +4,7 @@ The app gets its own mount, PID, IPC, UTS, network, cgroup and user namespace, a
 only: its files read-write at /app, the runtime venv and the system's /usr (and the
 /bin, /lib* links into it) read-only, a few generated /etc files, a private /tmp, a
 fresh /proc and a minimal /dev. Its network namespace has only loopback; the relays of
-`harness.sandbox.relay` carry the graders' requests in and its database connections out.
+`harness.sandbox.local.relay` carry the graders' requests in and its database connections out.
 Nested user namespaces are refused where the kernel lets bubblewrap do so.
 
 `sandbox_unavailable_reason` says, once per process, whether this can run here.
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from harness.core import settings
 from harness.core.errors import InfrastructureError
-from harness.sandbox.processes import child_setup
-from harness.sandbox.runtime_venv import ensure_runtime_venv, world_accessible
-from harness.sandbox.uids import UidLease
+from harness.sandbox.local.processes import child_setup
+from harness.sandbox.local.runtime_venv import ensure_runtime_venv, world_accessible
+from harness.sandbox.local.uids import UidLease
 
 APP_DIR = "/app"
 RUN_DIR = "/run/harness"

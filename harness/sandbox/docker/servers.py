@@ -29,7 +29,7 @@ from testcontainers.core.container import DockerContainer
 from harness.core.errors import InfrastructureError
 from harness.core.settings import DATABASE_KINDS
 from harness.sandbox.databases import DatabaseServer, MySQLServer, PostgresServer
-from harness.sandbox.docker_engine import (
+from harness.sandbox.docker.engine import (
     DatabaseEndpoint,
     DockerSession,
     best_effort,
