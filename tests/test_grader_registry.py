@@ -96,6 +96,8 @@ def test_a_new_grader_is_in_the_weights_the_order_and_the_versions(throwaway: Pa
     assert "throwaway" not in registry.coverage_scaled_graders()
     # Not declared `fresh_app`: it grades the app the hidden tests left, like the others.
     assert registry.fresh_app_graders() == {"fuzz", "security"}
+    # Not declared `decides_proofs`: the task proofs still grade with the hidden tests only.
+    assert registry.proof_grader_order() == ("boot", "functional", "robustness")
     digest = files_digest([throwaway / "throwaway.txt"])
     assert registry.grader_version("throwaway") == f"1+{digest}"
 

@@ -109,6 +109,9 @@ class Grader:
     # so what it finds never depends on what they left behind; `coverage` is measured
     # before the first of them. A `fresh_app` grader that cannot run is a high finding.
     fresh_app: ClassVar[bool] = False
+    # Optional: whether the grader decides a task's proofs (selftest, the mutant proofs):
+    # the reference must pass it and each mutant must fail it. Proofs grade only these.
+    decides_proofs: ClassVar[bool] = False
 
     def grade(self, context: GradingContext) -> GradeResult:
         raise NotImplementedError

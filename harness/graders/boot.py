@@ -22,6 +22,7 @@ class BootGrader(Grader):
     needs_live_app = False
     weight = 1.0
     order = 10
+    decides_proofs = True
     coverage_scaled = True  # booting says nothing about what the app implements
     data_files = expectation_files()
 

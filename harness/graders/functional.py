@@ -155,6 +155,7 @@ class FunctionalGrader(HiddenTestsGrader):
     name = "functional"
     weight = 4.0  # the contract's behaviour is what the task asks for
     order = 20  # first after boot: on the app as it started
+    decides_proofs = True
     marker_expression = f"not {ROBUSTNESS_MARKER}"
 
 

@@ -46,6 +46,7 @@ class Registry:
     coverage_scaled: frozenset[str]
     fresh_app: frozenset[str]
     default_order: tuple[str, ...]
+    proof_order: tuple[str, ...]  # the graders that decide a task's proofs, in order
 
 
 def load_grader_class(spec: str) -> type[Grader]:
@@ -86,6 +87,7 @@ def build_registry(classes: list[type[Grader]]) -> Registry:
         coverage_scaled=frozenset(cls.name for cls in ordered if cls.coverage_scaled),
         fresh_app=frozenset(cls.name for cls in ordered if cls.fresh_app),
         default_order=tuple(cls.name for cls in ordered),
+        proof_order=tuple(cls.name for cls in ordered if cls.decides_proofs),
     )
 
 
@@ -127,6 +129,11 @@ def fresh_app_graders() -> frozenset[str]:
 def default_grader_order() -> tuple[str, ...]:
     """The graders a run grades with, in order."""
     return registry().default_order
+
+
+def proof_grader_order() -> tuple[str, ...]:
+    """The graders a task's proofs grade with (declared `decides_proofs`), in order."""
+    return registry().proof_order
 
 
 def grader_version(name: str) -> str:

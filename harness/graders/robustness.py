@@ -13,5 +13,6 @@ class RobustnessGrader(HiddenTestsGrader):
     name = "robustness"
     weight = 1.0
     order = 30  # right after functional, before any other traffic
+    decides_proofs = True
     marker_expression = ROBUSTNESS_MARKER
     report_stem = "robustness-tests"

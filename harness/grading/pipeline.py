@@ -25,6 +25,7 @@ from harness.graders.registry import (
     default_grader_order,
     fresh_app_graders,
     grader_version,
+    proof_grader_order,
     registered_graders,
 )
 from harness.grading.scoring import correct_and_secure, overall_score
@@ -37,7 +38,7 @@ from harness.sandbox.runtime import CandidateApp, Runtime
 # what the fuzzer's and the probes' traffic did to the process or its database.
 DEFAULT_GRADERS = default_grader_order()
 # What proves a task (selftest, task proofs): the hidden tests decide a mutant.
-PROOF_GRADERS = ("boot", "functional", "robustness")
+PROOF_GRADERS = proof_grader_order()
 # Grades of a run's candidate: each infra failure retried, up to this many attempts.
 INFRA_ATTEMPTS = 3
 # Requests the coverage measurement may send (one per contract operation, and the doc).
