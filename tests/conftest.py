@@ -47,3 +47,29 @@ def server_urls(servers: dict[str, DatabaseServer]) -> dict[str, str]:
         "HARNESS_POSTGRES_URL": servers["postgres"].admin_url.render_as_string(hide_password=False),
         "HARNESS_MYSQL_URL": servers["mysql"].admin_url.render_as_string(hide_password=False),
     }
+
+
+# The files that grade the most, longest first. `make test` hands whole files to its
+# workers (pytest-xdist --dist loadfile) in collection order, so starting the longest
+# ones first keeps one worker from finishing a long file alone at the end.
+LONGEST_FIRST = (
+    "test_corpus.py",
+    "test_task_proofs.py",
+    "test_ray_executor.py",
+    "test_grader_fuzz.py",
+    "test_grader_security.py",
+    "test_docker_runtime.py",
+    "test_null_agents.py",
+    "test_provider_claude_code.py",
+    "test_provider_command.py",
+    "test_rounds.py",
+    "test_grader_schema.py",
+    "test_local_sandbox.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first; every other file, and the order inside a file, as
+    collected (a stable sort)."""
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))

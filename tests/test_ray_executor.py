@@ -1,6 +1,6 @@
 """`harness eval --executor ray` on a real Ray cluster on this machine: a head and two
 worker nodes (`ray start`, separate temp dirs, custom resources), each node grading with
-its own runtime and database servers. The reference of all four tasks on both databases,
+its own runtime and database servers. The reference of two tasks on both databases,
 graded on the cluster with one worker's raylet killed while it holds a job, gives the
 same rows as the local executor, timings aside: no row lost, the lost job counted as an
 infra retry; an unchanged re-run on the cluster grades nothing (the head's grade cache);
@@ -20,13 +20,14 @@ import pytest
 from harness.run.ray_executor import node_resources, resource
 from tests.support.ray_cluster import LocalRayCluster
 
-TASKS = "user-crud,jwt-auth,blog,orders-inventory"
-# The killed-head run: two tasks are enough rows to kill the head between two of them.
-RESUME_TASKS = "user-crud,blog"
+# Two tasks on both databases: the executor is what is tested, and `make test` must stay
+# under 30 minutes (every task's grading is proven by the task proofs and the corpus).
+TASKS = "user-crud,blog"
+RESUME_TASKS = TASKS
 VOLATILE = {"timings", "run_id"}
-EVAL_TIMEOUT_S = 900
-# Eight grades on two cores, twice (threads, then the cluster): past the suite's 600 s.
-pytestmark = pytest.mark.timeout(1800)
+EVAL_TIMEOUT_S = 600
+# The local run and the cluster's together, on two cores: past the suite's 600 s.
+pytestmark = pytest.mark.timeout(1200)
 
 
 def _eval(
@@ -85,6 +86,23 @@ def _comparable(run: Path) -> dict[tuple[str, str], str]:
         kept["boot"] = {**row["boot"], "seconds": None}
         rows[(row["task"], row["database"])] = json.dumps(kept, sort_keys=True)
     return rows
+
+
+def _differences(got: dict[tuple[str, str], str], expected: dict[tuple[str, str], str]) -> str:
+    """Each differing row's scores and findings, both sides: what a mismatch needs to be
+    understood (a flaky grade or the executor)."""
+    lines = []
+    for key in sorted(set(got) | set(expected)):
+        if got.get(key) == expected.get(key):
+            continue
+        for side, rows in (("got", got), ("expected", expected)):
+            row = json.loads(rows[key]) if key in rows else {}
+            findings = [
+                f"{f.get('grader')}:{f.get('check')}: {str(f.get('message'))[:200]}"
+                for f in row.get("findings", [])
+            ]
+            lines.append(f"{key} {side}: scores {row.get('scores')} findings {findings}")
+    return "\n".join(lines) + "\n"
 
 
 def _artifacts(run: Path) -> set[str]:
@@ -149,14 +167,14 @@ def test_the_cluster_grades_as_the_local_executor_and_survives_a_lost_node(
 
     results = cluster.root / "results"
     local_rows, ray_rows = _comparable(results / "local-run"), _comparable(results / "ray-run")
-    assert len(local_rows) == 8, local_output[-3000:]
-    assert ray_rows == local_rows, ray_output[-3000:]
+    assert len(local_rows) == 4, local_output[-3000:]
+    assert ray_rows == local_rows, _differences(ray_rows, local_rows) + ray_output[-2000:]
     assert all(json.loads(row)["infra_error"] is None for row in ray_rows.values())
     assert _artifacts(results / "ray-run") == _artifacts(results / "local-run")
 
     info = json.loads((results / "ray-run" / "run.json").read_text())
     assert info["counters"]["infra_retries"] >= 1, ray_output[-3000:]
-    assert info["counters"]["graded"] == 8
+    assert info["counters"]["graded"] == 4
     assert info["runtime"]["executor"] == "ray"
     assert "lost" in ray_output
 
@@ -165,7 +183,7 @@ def test_the_cluster_grades_as_the_local_executor_and_survives_a_lost_node(
     _finish(again)
     rerun = json.loads((results / "ray-again" / "run.json").read_text())
     assert rerun["counters"]["graded"] == 0
-    assert rerun["counters"]["cached_grades"] == 8
+    assert rerun["counters"]["cached_grades"] == 4
     assert _comparable(results / "ray-again") == local_rows
 
 
@@ -230,7 +248,8 @@ def test_a_killed_head_resumes_to_the_same_rows(cluster: LocalRayCluster, local_
     local_rows = _comparable(results / "local-run")
     expected = {key: row for key, row in local_rows.items() if key[0] in RESUME_TASKS.split(",")}
     assert len(expected) == 4
-    assert _comparable(results / "resume-run") == expected, output[-3000:]
+    resumed_rows = _comparable(results / "resume-run")
+    assert resumed_rows == expected, _differences(resumed_rows, expected) + output[-2000:]
     info = json.loads((results / "resume-run" / "run.json").read_text())
     assert info["status"] == "complete"
 

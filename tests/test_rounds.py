@@ -131,6 +131,26 @@ def test_a_run_killed_between_rounds_resumes_and_round_two_fixes_round_one(
     assert record["counters"]["reused_responses"] == 1  # round 1 was not asked again
     assert record["counters"]["generated"] == 1
 
+    # `harness regrade` grades every round again from the stored answers: no model call
+    # (the replay folder is gone), the same rows by round, the old rows kept beside.
+    (recordings / "0.md").unlink()
+    (recordings / "0.round-2.md").unlink()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    regraded = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "regrade", "r", "--results-dir", str(run.parent)],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+        env={**clean, **server_urls, "HARNESS_RESPONSE_CACHE": str(caches / "responses")},
+    )
+    assert regraded.returncode == 0, regraded.stderr
+    _round_one_fails_round_two_passes(run)
+    record = json.loads((run / RUN_FILE).read_text())
+    assert record["status"] == "complete" and record["counters"]["generated"] == 0
+    assert record["counters"]["graded"] == 2
+    assert len(list(run.glob("results.*.jsonl"))) == 1, sorted(p.name for p in run.iterdir())
+
 
 def test_a_chat_model_gets_the_conversation_and_a_rerun_is_cached(
     tmp_path: Path, caches: Path, server_urls: dict[str, str]
