@@ -1,6 +1,7 @@
 """`harness grade --runtime`: the same reference answer graded in each backend, as a user
-runs it (a real subprocess). Local grades on the session's servers (given by URL); docker
-starts its own server containers and removes them, and everything else it made, at the end."""
+runs it (a real subprocess), one JSON result object per database on stdout. Local grades
+on the session's servers (given by URL); docker starts its own server containers and
+removes them, and everything else it made, at the end."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pytest
 from harness.providers import GenerationRequest, resolve_provider
 from harness.sandbox.docker.engine import engine_answers
 from harness.sandbox.servers import SERVER_URL_ENV
+
+RESULT_KEYS = {"task", "sample", "database", "boot", "scores", "findings", "infra_error", "timings"}
 
 
 def _reference_answer(folder: Path) -> Path:
@@ -54,6 +57,8 @@ def _grade(runtime: str, folder: Path, env: dict[str, str]) -> list[dict]:
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["database"] for row in rows] == ["postgres", "mysql"]
     for row in rows:
+        assert RESULT_KEYS <= row.keys()
+        assert 0.0 <= row["scores"]["overall"] <= 1.0
         assert row["infra_error"] is None, row["infra_error"]
         assert row["boot"]["ok"] is True
         assert row["scores"]["functional"] == 1.0, row["findings"]

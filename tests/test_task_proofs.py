@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.core.tasks import list_task_ids, load_task
-from harness.graders.functional import hidden_test_names
+from harness.graders.functional import hidden_test_names, robustness_test_names
+from harness.graders.pytest_plugin import ROBUSTNESS_MARKER
 from harness.grading.pipeline import PROOF_GRADERS
 from harness.grading.selftest import failed_hidden_tests
 from harness.sandbox.databases import DatabaseServer
@@ -38,6 +39,35 @@ def test_hidden_tests_and_mutants_are_well_formed(task_id: str) -> None:
     for mutant in task.mutants:
         assert set(mutant.must_fail) <= set(names), mutant.name
         task.mutant_files(mutant)
+
+
+def _collected(hidden_dir: Path, marker_expression: str) -> set[str]:
+    """The test names pytest itself selects with the graders' plugin and a marker expression."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "harness.graders.pytest_plugin"]
+        + ["-p", "no:cacheprovider", "--collect-only", "-q", "-m", marker_expression]
+        + [f"--rootdir={hidden_dir}", str(hidden_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    nodeids = [line for line in done.stdout.splitlines() if "::" in line]
+    return {nodeid.split("::")[-1].split("[")[0] for nodeid in nodeids}
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_the_robustness_tests_read_from_source_are_the_ones_pytest_selects(task_id: str) -> None:
+    """A mutant proof skips the pytest run of a grader none of whose tests it names; which
+    tests are robustness is read from the source, so it must be what `-m` selects."""
+    hidden_dir = TASKS[task_id].hidden_dir
+    from_source = robustness_test_names(hidden_dir)
+    assert from_source, "every task has robustness tests"
+    assert from_source == _collected(hidden_dir, ROBUSTNESS_MARKER)
+    others = set(hidden_test_names(hidden_dir)) - from_source
+    assert others == _collected(hidden_dir, f"not {ROBUSTNESS_MARKER}")
 
 
 def test_user_crud_hidden_tests_cover_the_contract() -> None:

@@ -9,6 +9,7 @@ writes its report after every test); the ones that never ran count as failed.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -39,6 +40,9 @@ class HiddenTestsGrader(Grader):
     coverage_scaled = False
     data_files = (PLUGIN_PATH, TESTKIT_PATH, TRANSPORT_PATH)
     marker_expression = ""
+    # Whether this grader's tests are the ones marked `robustness` (its marker expression
+    # selects them) or the others: `--only-tests` naming none of its tests runs no pytest.
+    runs_robustness_tests = False
     report_stem = "hidden-tests"  # <stem>.json (per-test outcomes) and <stem>.log
 
     def grade(self, context: GradingContext) -> GradeResult:
@@ -46,6 +50,13 @@ class HiddenTestsGrader(Grader):
         output_path = context.artifacts_dir / f"{self.report_stem}.log"
         report_path.unlink(missing_ok=True)
         assert context.base_url is not None
+        if context.only_hidden_tests is not None and not self._selects_any(
+            context.task.hidden_dir, context.only_hidden_tests
+        ):
+            # What pytest would report after deselecting every test, without its start.
+            report_path.write_text("[]\n", encoding="utf-8")
+            output_path.write_text("no test of this grader is named by --only-tests\n")
+            return self._score([], cut=False)
         env = {
             **os.environ,
             settings.APP_URL.name: context.base_url,
@@ -100,6 +111,10 @@ class HiddenTestsGrader(Grader):
             tail = output_path.read_text(errors="replace")[-2000:]
             return self._failed_run(f"pytest wrote no report; output:\n{tail}")
         return self._score(json.loads(report_path.read_text()), cut)
+
+    def _selects_any(self, hidden_dir: Path, names: tuple[str, ...]) -> bool:
+        robust = robustness_test_names(hidden_dir)
+        return any((name in robust) == self.runs_robustness_tests for name in names)
 
     def _failed_run(self, evidence: str) -> GradeResult:
         finding = Finding(
@@ -168,3 +183,39 @@ def hidden_test_names(hidden_dir: Path) -> list[str]:
             if stripped.startswith(("def test_", "async def test_")):
                 names.append(stripped.split("def ", 1)[1].split("(", 1)[0])
     return names
+
+
+def robustness_test_names(hidden_dir: Path) -> set[str]:
+    """The hidden tests decorated `@pytest.mark.robustness`, or with a module-level alias of
+    it (`robustness = pytest.mark.robustness`), read from the source as pytest's
+    `-m robustness` selects them (tests/test_task_proofs.py holds the two equal)."""
+    names: set[str] = set()
+    for path in sorted(hidden_dir.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        aliases = {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign) and _is_robustness_mark(node.value)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                _is_robustness_mark(decorator, aliases) for decorator in node.decorator_list
+            ):
+                names.add(node.name)
+    return names
+
+
+def _is_robustness_mark(
+    decorator: ast.expr, aliases: frozenset[str] | set[str] = frozenset()
+) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if isinstance(target, ast.Name):
+        return target.id in aliases
+    return (
+        isinstance(target, ast.Attribute)
+        and target.attr == ROBUSTNESS_MARKER
+        and isinstance(target.value, ast.Attribute)
+        and target.value.attr == "mark"
+    )
