@@ -22,6 +22,7 @@ from harness.core import settings
 from harness.core.settings import HIDDEN_TESTS_TIMEOUT_S
 from harness.graders.base import Finding, Grader, GradeResult, GradingContext
 from harness.graders.pytest_plugin import ROBUSTNESS_MARKER
+from harness.graders.python_ast import parse_python
 
 PLUGIN_PATH = Path(__file__).resolve().parent / "pytest_plugin.py"
 TESTKIT_PATH = Path(__file__).resolve().parent / "testkit.py"
@@ -191,7 +192,7 @@ def robustness_test_names(hidden_dir: Path) -> set[str]:
     `-m robustness` selects them (tests/test_task_proofs.py holds the two equal)."""
     names: set[str] = set()
     for path in sorted(hidden_dir.glob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parse_python(path.read_text(encoding="utf-8"), filename=str(path))
         aliases = {
             target.id
             for node in tree.body

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from harness.graders.python_ast import parse_python
 from harness.graders.static_checks.ruff import RuffReport, run_ruff
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -368,7 +369,7 @@ class Candidate:
 
 def _parse(path: str, text: str) -> PythonFile:
     try:
-        tree = ast.parse(text, filename=path)
+        tree = parse_python(text, filename=path)
     except SyntaxError as exc:
         return PythonFile(path, text, None, f"{path}:{exc.lineno or 0} {exc.msg}")
     except ValueError as exc:
