@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,6 @@ class HiddenTestsGrader(Grader):
     coverage_scaled = False
     data_files = (PLUGIN_PATH, TESTKIT_PATH, TRANSPORT_PATH)
     marker_expression = ""
-    # Whether this grader's tests are the ones marked `robustness` (its marker expression
-    # selects them) or the others: `--only-tests` naming none of its tests runs no pytest.
-    runs_robustness_tests = False
     report_stem = "hidden-tests"  # <stem>.json (per-test outcomes) and <stem>.log
 
     def grade(self, context: GradingContext) -> GradeResult:
@@ -51,7 +49,7 @@ class HiddenTestsGrader(Grader):
         output_path = context.artifacts_dir / f"{self.report_stem}.log"
         report_path.unlink(missing_ok=True)
         assert context.base_url is not None
-        if context.only_hidden_tests is not None and not self._selects_any(
+        if context.only_hidden_tests and not self._selects_any(
             context.task.hidden_dir, context.only_hidden_tests
         ):
             # What pytest would report after deselecting every test, without its start.
@@ -114,8 +112,11 @@ class HiddenTestsGrader(Grader):
         return self._score(json.loads(report_path.read_text()), cut)
 
     def _selects_any(self, hidden_dir: Path, names: tuple[str, ...]) -> bool:
+        """Whether `--only-tests` names any test this grader's marker expression selects
+        (the robustness tests, or the others); none: no pytest is started."""
         robust = robustness_test_names(hidden_dir)
-        return any((name in robust) == self.runs_robustness_tests for name in names)
+        wants_robust = self.marker_expression == ROBUSTNESS_MARKER
+        return any((name in robust) == wants_robust for name in names)
 
     def _failed_run(self, evidence: str) -> GradeResult:
         finding = Finding(
@@ -208,9 +209,7 @@ def robustness_test_names(hidden_dir: Path) -> set[str]:
     return names
 
 
-def _is_robustness_mark(
-    decorator: ast.expr, aliases: frozenset[str] | set[str] = frozenset()
-) -> bool:
+def _is_robustness_mark(decorator: ast.expr, aliases: AbstractSet[str] = frozenset()) -> bool:
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
     if isinstance(target, ast.Name):
         return target.id in aliases

@@ -15,5 +15,4 @@ class RobustnessGrader(HiddenTestsGrader):
     order = 30  # right after functional, before any other traffic
     decides_proofs = True
     marker_expression = ROBUSTNESS_MARKER
-    runs_robustness_tests = True
     report_stem = "robustness-tests"
